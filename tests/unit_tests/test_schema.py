@@ -81,7 +81,10 @@ def test_missing_id_gets_file_and_line(tmp_path: Path) -> None:
         ),
         (b'{"id": "a", "instruction": 5}\n', r":1: field 'instruction': input should be"),
         (b'["a", "b"]\n', r":1: expected a JSON object, got list"),
-        (b'{"id": "a", "instruction": "x"}\n{"id": "b", "instruction": "\xff"}\n', r":2: not valid UTF-8"),
+        (
+            b'{"id": "a", "instruction": "x"}\n{"id": "b", "instruction": "\xff"}\n',
+            r":2: not valid UTF-8",
+        ),
         (b"", r"file is empty"),
         (b"\n  \n", r"file is empty"),
         (b"\x00\x01\x02binary", r":1: invalid JSON"),

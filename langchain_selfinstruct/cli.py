@@ -1,0 +1,248 @@
+"""The ``selfinstruct`` command: a thin skin over the library.
+
+Every option maps onto one library argument; library errors become one-line messages and a
+non-zero exit code.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+from types import TracebackType
+from typing import TYPE_CHECKING, Any
+
+import click
+
+from langchain_selfinstruct import __version__
+from langchain_selfinstruct.presets import PRESETS
+
+if TYPE_CHECKING:
+    from tqdm import tqdm
+
+    from langchain_selfinstruct.pipeline import LoopEvent, SelfInstructPipeline
+
+__all__ = ["main"]
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="selfinstruct")
+def main() -> None:
+    r"""Self-Instruct (Wang et al., 2022): bootstrap instruction-tuning data from a model.
+
+    \b
+    Example (offline, on the embedded SmolLM2-135M model):
+        selfinstruct generate --num-instructions 40 --out runs/demo
+    """
+
+
+@main.command()
+@click.option(
+    "--num-instructions",
+    "-n",
+    type=click.IntRange(min=1, max=10_000_000),
+    required=True,
+    help="Target number of new tasks in --out; a rerun resumes towards it.",
+)
+@click.option(
+    "--out",
+    "out_dir",
+    type=click.Path(path_type=Path, file_okay=False),
+    required=True,
+    help="Output directory: tasks.jsonl, rejects.jsonl, settings.json, stats.json.",
+)
+@click.option(
+    "--model",
+    "-m",
+    default=None,
+    metavar="PROVIDER:MODEL",
+    help="e.g. openai:gpt-4o-mini, anthropic:claude-haiku-4-5, ollama:llama3.1, "
+    "embedded:chat. Default: the embedded SmolLM2-135M-Instruct (offline; [local] extra).",
+)
+@click.option(
+    "--base-url",
+    default=None,
+    metavar="URL",
+    help="An OpenAI-compatible server (vLLM, llama.cpp's server); --model names its model.",
+)
+@click.option(
+    "--completion",
+    is_flag=True,
+    help="Use the completions API (suits the paper's continuation prompts).",
+)
+@click.option(
+    "--api-key",
+    default=None,
+    envvar="SELFINSTRUCT_API_KEY",
+    show_envvar=True,
+    help="Key for the provider or --base-url server; never written to any output.",
+)
+@click.option(
+    "--seed-tasks",
+    type=click.Path(path_type=Path, dir_okay=False),
+    default=None,
+    help="Seed tasks JSONL in the paper's format. Default: the bundled 175 tasks.",
+)
+@click.option(
+    "--concurrency",
+    "-c",
+    type=click.IntRange(min=1, max=1024),
+    default=8,
+    show_default=True,
+    help="Tasks worked on at once (model calls in flight).",
+)
+@click.option(
+    "--requests-per-second",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    help="Rate limit for model calls.",
+)
+@click.option(
+    "--max-cost",
+    type=click.FloatRange(min=0, min_open=True),
+    default=None,
+    metavar="USD",
+    help="Stop cleanly once the estimated cost reaches this.",
+)
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Stop cleanly once this many tokens were used.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Sampling seed.")
+@click.option(
+    "--preset",
+    type=click.Choice(sorted(PRESETS)),
+    default="faithful",
+    show_default=True,
+    help="Sampling parameters and paper constants.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
+def generate(**options: Any) -> None:
+    r"""Generate new tasks into --out, resuming whatever is already there.
+
+    \b
+    Examples:
+        selfinstruct generate -n 40 --out runs/demo
+        selfinstruct generate -n 5000 --out runs/gpt -m openai:gpt-4o-mini --max-cost 5
+        selfinstruct generate -n 500 --out runs/vllm --completion \\
+            --base-url http://127.0.0.1:8000/v1 -m Qwen2.5-7B-Instruct
+    """
+    from langchain_selfinstruct.run_store import RunDirectoryError
+
+    try:
+        pipeline = _build_pipeline(options)
+        with _Progress(options["num_instructions"], enabled=not options["quiet"]) as progress:
+            summary = pipeline.run(
+                options["out_dir"], options["num_instructions"], on_event=progress.update
+            )
+    except (ValueError, RunDirectoryError, OSError) as e:
+        raise click.ClickException(str(e).strip().splitlines()[0]) from e
+    except KeyboardInterrupt:
+        click.echo("interrupted before the run started; nothing was written", err=True)
+        sys.exit(130)
+    record = {
+        "out_dir": str(summary.out_dir),
+        "total_tasks": summary.total_tasks,
+        "resumed_tasks": summary.resumed_tasks,
+        **summary.stats.to_dict(),
+    }
+    click.echo(json.dumps(record, indent=2) if options["as_json"] else _summary_table(record))
+    if summary.torn_bytes:
+        click.echo(f"note: a torn last line ({summary.torn_bytes} bytes) was set aside", err=True)
+    if summary.stats.stop_reason == "interrupted":
+        sys.exit(130)
+
+
+def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
+    from langchain_core.rate_limiters import InMemoryRateLimiter
+
+    from langchain_selfinstruct.models import resolve_model
+    from langchain_selfinstruct.pipeline import SelfInstructPipeline
+    from langchain_selfinstruct.presets import get_preset
+    from langchain_selfinstruct.resources import load_seed_tasks
+    from langchain_selfinstruct.schema import load_tasks
+
+    seed_path = options["seed_tasks"]
+    seeds = load_seed_tasks() if seed_path is None else load_tasks(seed_path)
+    rps = options["requests_per_second"]
+    limiter = InMemoryRateLimiter(requests_per_second=rps) if rps else None
+    llm = resolve_model(
+        options["model"],
+        base_url=options["base_url"],
+        completion=options["completion"],
+        api_key=options["api_key"],
+        rate_limiter=limiter,
+    )
+    return SelfInstructPipeline(
+        llm,
+        seed_tasks=seeds,
+        preset=get_preset(options["preset"]),
+        max_concurrency=options["concurrency"],
+        seed=options["seed"],
+        max_cost=options["max_cost"],
+        max_tokens=options["max_tokens"],
+    )
+
+
+class _Progress:
+    """A tqdm bar: accepted / target, rejects, tokens, cost; rate and ETA from tqdm."""
+
+    def __init__(self, target: int, *, enabled: bool) -> None:
+        self._target = target
+        self._enabled = enabled
+        self._bar: tqdm[Any] | None = None
+
+    def __enter__(self) -> _Progress:
+        if self._enabled:
+            from tqdm import tqdm
+
+            self._bar = tqdm(total=self._target, unit="task", desc="accepted", file=sys.stderr)
+        return self
+
+    def __exit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        tb: TracebackType | None,
+    ) -> None:
+        if self._bar is not None:
+            self._bar.close()
+
+    def update(self, event: LoopEvent) -> None:
+        from langchain_selfinstruct.pipeline import Accepted, RoundFinished
+
+        if self._bar is None:
+            return
+        if isinstance(event, Accepted):
+            self._bar.update(1)
+        elif isinstance(event, RoundFinished):
+            stats = event.stats
+            cost = "?" if stats.cost_usd is None else f"${stats.cost_usd:.4f}"
+            self._bar.set_postfix(
+                rejected=sum(stats.rejected.values()),
+                failed=sum(stats.failures.values()),
+                tokens=stats.total_tokens,
+                cost=cost,
+            )
+
+
+def _summary_table(record: dict[str, Any]) -> str:
+    rows: list[tuple[str, str]] = [
+        ("output", record["out_dir"]),
+        ("stopped because", str(record["stop_reason"])),
+        ("tasks in directory", str(record["total_tasks"])),
+        ("accepted this run", str(record["accepted"])),
+        ("instances kept", str(record["instances_kept"])),
+        ("candidates generated", str(record["generated_instructions"])),
+        *((f"rejected: {k}", str(v)) for k, v in record["rejected"].items()),
+        *((f"failed: {k}", str(v)) for k, v in record["failures"].items()),
+        ("model calls / errors", f"{record['model_calls']} / {record['model_errors']}"),
+        ("tokens", f"{record['prompt_tokens']} in + {record['completion_tokens']} out"),
+        ("cost (USD)", "unknown" if record["cost_usd"] is None else f"{record['cost_usd']:.4f}"),
+        ("elapsed", f"{record['elapsed_s']:.1f} s"),
+    ]
+    width = max(len(name) for name, _ in rows)
+    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

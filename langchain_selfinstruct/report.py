@@ -1,0 +1,427 @@
+"""A run's dataset report: counts, diversity, similarity to the seeds, lengths; one HTML file.
+
+The report mirrors the paper's data analysis (Wang et al., 2022, §3): the root verbs and their
+direct-object nouns (Figure 2), the ROUGE-L of each generated instruction with its most similar seed
+instruction (Figure 3) and the length of instructions, inputs and outputs (Figure 4). Counters such
+as tokens, cost and rejections are read from ``stats.json``, never recomputed.
+
+``report.html`` embeds its figures and style, so it opens offline; the figures are also saved as PNG
+files and every number as ``report.json`` beside it. Needs the ``analysis`` extra (matplotlib; the
+verb/noun figure also needs spaCy and an English model package, and is left out with a note when
+they are missing).
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import os
+import statistics
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from html import escape
+from pathlib import Path
+from typing import Any
+
+from langchain_selfinstruct._io import atomic_write_json, atomic_write_text
+from langchain_selfinstruct.export import load_run_tasks, resolve_seed_tasks
+from langchain_selfinstruct.run_store import RunDirectory
+from langchain_selfinstruct.schema import Task
+
+__all__ = ["ReportResult", "build_report"]
+
+_FIGURE_FILES = {
+    "verb_noun": "verb_noun.png",
+    "rouge": "rouge_to_seeds.png",
+    "lengths": "lengths.png",
+}
+
+
+@dataclass
+class ReportResult:
+    """What :func:`build_report` wrote and computed."""
+
+    html_path: Path
+    """The self-contained ``report.html``."""
+    figures: dict[str, Path] = field(default_factory=dict)
+    """PNG files by figure name (``verb_noun``, ``rouge``, ``lengths``)."""
+    numbers: dict[str, Any] = field(default_factory=dict)
+    """Every number shown in the report (also saved as ``report.json``)."""
+    notes: list[str] = field(default_factory=list)
+    """What could not be shown, and why."""
+
+
+def build_report(
+    run_dir: str | os.PathLike[str],
+    out_dir: str | os.PathLike[str],
+    *,
+    seed_tasks: Sequence[Task] | str | os.PathLike[str] | None = None,
+    spacy_model: str | None = None,
+    overwrite: bool = True,
+) -> ReportResult:
+    """Build ``report.html``, its PNG figures and ``report.json`` for a run directory.
+
+    Args:
+        run_dir: The run directory (``tasks.jsonl``; ``stats.json``, ``rejects.jsonl`` and
+            ``settings.json`` when present).
+        out_dir: Output directory, created if missing.
+        seed_tasks: Seed tasks or seed file for Figure 3; the package's own seeds when ``None``.
+        spacy_model: Installed spaCy model package for Figure 2; :data:`SPACY_MODELS` when ``None``.
+        overwrite: Replace an existing report; when false an existing ``report.html`` is an error.
+
+    Returns:
+        The paths written, the numbers and the notes.
+
+    Raises:
+        FileNotFoundError: ``run_dir`` or its ``tasks.jsonl`` does not exist.
+        FileExistsError: ``report.html`` exists and ``overwrite`` is false.
+        langchain_selfinstruct.schema.TaskFileError: A task file is corrupt.
+        ImportError: matplotlib is missing (install the ``analysis`` extra).
+    """
+    out = Path(out_dir)
+    html_path = out / "report.html"
+    if html_path.exists() and not overwrite:
+        raise FileExistsError(f"{html_path}: already exists; pass --force (overwrite=True)")
+    tasks = load_run_tasks(run_dir)
+    notes: list[str] = []
+    numbers: dict[str, Any] = {"dataset": _dataset_numbers(tasks)}
+    numbers.update(_run_files(Path(run_dir), notes))
+    seeds = resolve_seed_tasks(seed_tasks)
+    images = _analyse(tasks, seeds, spacy_model, numbers, notes)
+    figures = {name: out / _FIGURE_FILES[name] for name in images}
+    for name, data in images.items():
+        _write_bytes(figures[name], data)
+    atomic_write_json(out / "report.json", {**numbers, "notes": notes})
+    atomic_write_text(html_path, _render_html(Path(run_dir).name, numbers, images, notes))
+    return ReportResult(html_path, figures, numbers, notes)
+
+
+def _analyse(
+    tasks: list[Task],
+    seeds: list[Task],
+    spacy_model: str | None,
+    numbers: dict[str, Any],
+    notes: list[str],
+) -> dict[str, bytes]:
+    """Compute the figures' numbers into ``numbers`` and return the figures as PNG bytes."""
+    from langchain_selfinstruct import _figures  # matplotlib: the analysis extra
+
+    images: dict[str, bytes] = {}
+    instructions = [task.instruction for task in tasks]
+    parser, parser_note = _figures.load_parser(spacy_model)
+    if parser is None:
+        notes.append(f"Figure 2 (verbs and nouns) left out: {parser_note}")
+    else:
+        pairs = [p for p in _figures.verb_noun_pairs(instructions, parser) if p is not None]
+        groups = _figures.verb_groups(pairs)
+        numbers["verbs"] = _verb_numbers(len(instructions), pairs, groups, parser_note)
+        images["verb_noun"] = _figures.verb_noun_sunburst(groups)
+
+    scores = _figures.max_rouge_to_seeds(instructions, [seed.instruction for seed in seeds])
+    numbers["rouge_to_seeds"] = _rouge_numbers(scores, len(seeds))
+    images["rouge"] = _figures.rouge_histogram(scores)
+
+    lengths = _word_lengths(tasks)
+    numbers["lengths"] = {name: _summary(values) for name, values in lengths.items()}
+    images["lengths"] = _figures.length_histograms(*lengths.values())
+    return images
+
+
+def _dataset_numbers(tasks: list[Task]) -> dict[str, Any]:
+    instances = [instance for task in tasks for instance in task.instances]
+    known = [task.is_classification for task in tasks if task.is_classification is not None]
+    per_task = Counter(len(task.instances) for task in tasks)
+    return {
+        "instructions": len(tasks),
+        "instances": len(instances),
+        "instances_per_task": round(len(instances) / len(tasks), 2),
+        "instances_per_task_histogram": {str(k): per_task[k] for k in sorted(per_task)},
+        "instances_with_input": sum(bool(i.input.strip()) for i in instances),
+        "classification_tasks": sum(known),
+        "classification_share": round(sum(known) / len(known), 4) if known else None,
+        "classification_unknown": len(tasks) - len(known),
+    }
+
+
+def _run_files(run_dir: Path, notes: list[str]) -> dict[str, Any]:
+    directory = RunDirectory(run_dir if run_dir.is_dir() else run_dir.parent)
+    stats = _read_json(directory.stats_path, notes)
+    if stats is None:
+        notes.append(f"{directory.stats_path}: missing; token, cost and rejection counters unknown")
+    return {
+        "stats": stats,
+        "settings": _read_json(directory.settings_path, notes),
+        "rejects_file": _tally_rejects(directory.rejects_path, notes),
+    }
+
+
+def _read_json(path: Path, notes: list[str]) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as e:
+        notes.append(f"{path}: unreadable ({e}); its numbers are left out")
+        return None
+    return data if isinstance(data, dict) else None
+
+
+def _tally_rejects(path: Path, notes: list[str]) -> dict[str, Any] | None:
+    if not path.is_file():
+        return None
+    by_reason: Counter[str] = Counter()
+    by_stage: Counter[str] = Counter()
+    unreadable = 0
+    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError:
+            unreadable += 1
+            continue
+        by_reason[str(record.get("reason", "unknown"))] += 1
+        by_stage[str(record.get("stage", "unknown"))] += 1
+    if unreadable:
+        notes.append(f"{path}: {unreadable} unreadable line(s) skipped")
+    return {
+        "total": sum(by_reason.values()),
+        "by_reason": dict(by_reason.most_common()),
+        "by_stage": dict(by_stage.most_common()),
+    }
+
+
+def _verb_numbers(
+    parsed: int,
+    pairs: list[tuple[str, str]],
+    groups: list[tuple[str, int, list[tuple[str, int]]]],
+    parser_note: str,
+) -> dict[str, Any]:
+    return {
+        "parser": parser_note,
+        "parsed": parsed,
+        "with_verb_object": len(pairs),
+        "distinct_verbs": len({verb for verb, _ in pairs}),
+        "distinct_pairs": len(set(pairs)),
+        "top": [[verb, count, [list(n) for n in nouns]] for verb, count, nouns in groups],
+    }
+
+
+def _rouge_numbers(scores: list[float], seed_count: int) -> dict[str, Any]:
+    return {
+        "seed_instructions": seed_count,
+        **_summary(scores),
+        "above_0_7": sum(score > 0.7 for score in scores),
+    }
+
+
+def _word_lengths(tasks: list[Task]) -> dict[str, list[int]]:
+    instances = [instance for task in tasks for instance in task.instances]
+    return {
+        "instruction": [len(task.instruction.split()) for task in tasks],
+        "input": [len(i.input.split()) for i in instances if i.input.strip()],
+        "output": [len(i.output.split()) for i in instances],
+    }
+
+
+def _summary(values: Sequence[float]) -> dict[str, float | int | None]:
+    if not values:
+        return {"count": 0, "mean": None, "median": None, "max": None}
+    return {
+        "count": len(values),
+        "mean": round(statistics.fmean(values), 4),
+        "median": round(statistics.median(values), 4),
+        "max": round(max(values), 4),
+    }
+
+
+def _write_bytes(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
+    try:
+        partial.write_bytes(data)
+        os.replace(partial, path)
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+_STYLE = """
+body{font-family:system-ui,-apple-system,"Segoe UI",sans-serif;margin:2rem auto;max-width:70rem;
+color:#222;padding:0 1rem}
+h1{font-size:1.6rem}h2{margin-top:2.2rem;border-bottom:1px solid #ddd;padding-bottom:.2rem}
+table{border-collapse:collapse;margin:.6rem 0}
+th,td{padding:.25rem .8rem;border-bottom:1px solid #eee}
+th{text-align:left;font-weight:600}td{text-align:right;font-variant-numeric:tabular-nums}
+td.text{text-align:left}img{max-width:100%;height:auto;display:block;margin:1rem 0}
+.notes{background:#fff6e0;border:1px solid #e8c56d;padding:.6rem 1rem}.muted{color:#777}
+"""
+
+Row = tuple[str, str, str]
+"""``(data-key, label, formatted value)`` of one table row."""
+
+
+def _render_html(
+    name: str, numbers: dict[str, Any], images: dict[str, bytes], notes: list[str]
+) -> str:
+    stats: dict[str, Any] = numbers.get("stats") or {}
+    parts = [
+        f"<h1>Self-Instruct dataset report: {escape(name)}</h1>",
+        _settings_line(numbers.get("settings") or {}),
+    ]
+    if notes:
+        items = "".join(f"<li>{escape(note)}</li>" for note in notes)
+        parts.append(f'<div class="notes"><strong>Notes</strong><ul>{items}</ul></div>')
+    parts += [
+        "<h2>Dataset</h2>",
+        _table(_dataset_rows(numbers["dataset"])),
+        "<h2>Generation (latest session, from stats.json)</h2>",
+        _table(_stats_rows(stats)) if stats else '<p class="muted">No stats.json.</p>',
+        _rejects_section(numbers.get("rejects_file")),
+        "<h2>Diversity: root verbs and their objects (paper Figure 2)</h2>",
+        _verbs_section(numbers.get("verbs"), images.get("verb_noun")),
+        "<h2>Similarity to the seed instructions (paper Figure 3)</h2>",
+        _image(images["rouge"], "Histogram of ROUGE-L with the most similar seed instruction"),
+        _table(_summary_rows("rouge", numbers["rouge_to_seeds"], digits=3)),
+        "<h2>Lengths in words (paper Figure 4)</h2>",
+        _image(images["lengths"], "Length histograms of instructions, inputs and outputs"),
+        *(_table(_summary_rows(f"length:{k}", v)) for k, v in numbers["lengths"].items()),
+    ]
+    body = "\n".join(parts)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>Self-Instruct report: {escape(name)}</title><style>{_STYLE}</style></head>"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _settings_line(settings: dict[str, Any]) -> str:
+    shown = [
+        (k, settings[k]) for k in ("model", "preset", "seed", "num_instructions") if k in settings
+    ]
+    if not shown:
+        return ""
+    text = ", ".join(f"{k}: {v}" for k, v in shown)
+    return f'<p class="muted">{escape(text)}</p>'
+
+
+def _dataset_rows(d: dict[str, Any]) -> list[Row]:
+    share = d["classification_share"]
+    rows = [
+        ("instructions", "Instructions (accepted tasks)", _fmt(d["instructions"])),
+        ("instances", "Instances", _fmt(d["instances"])),
+        ("instances_per_task", "Instances per task (mean)", _fmt(d["instances_per_task"])),
+        ("instances_with_input", "Instances with an input", _fmt(d["instances_with_input"])),
+        ("classification_tasks", "Classification tasks", _fmt(d["classification_tasks"])),
+        ("classification_share", "Classification share", _percent(share)),
+        ("classification_unknown", "Tasks not labelled", _fmt(d["classification_unknown"])),
+    ]
+    rows += [
+        (f"tasks_with_instances:{k}", f"Tasks with {k} instance(s)", _fmt(n))
+        for k, n in d["instances_per_task_histogram"].items()
+    ]
+    return rows
+
+
+_STATS_LABELS = {
+    "accepted": "Tasks accepted",
+    "instances_kept": "Instances kept",
+    "generated_instructions": "Instructions generated (before filtering)",
+    "surplus": "Surplus instructions (passed, not needed)",
+    "rounds": "Rounds",
+    "prompt_tokens": "Prompt tokens",
+    "completion_tokens": "Completion tokens",
+    "total_tokens": "Total tokens",
+    "model_calls": "Model calls",
+    "model_errors": "Model errors (each retry counts)",
+    "elapsed_s": "Elapsed seconds",
+}
+
+
+def _stats_rows(stats: dict[str, Any]) -> list[Row]:
+    rows = [(k, label, _fmt(stats[k])) for k, label in _STATS_LABELS.items() if k in stats]
+    cost = stats.get("cost_usd")
+    rows.append(("cost_usd", "Estimated cost", "unknown" if cost is None else f"${cost:,.4f}"))
+    rows.append(("stop_reason", "Stop reason", escape(str(stats.get("stop_reason")))))
+    rows += [
+        (f"rejected:{reason}", f"Rejected: {reason}", _fmt(n))
+        for reason, n in (stats.get("rejected") or {}).items()
+    ]
+    rows += [
+        (f"failures:{stage}", f"Failed step (after retries): {stage}", _fmt(n))
+        for stage, n in (stats.get("failures") or {}).items()
+    ]
+    return rows
+
+
+def _rejects_section(tally: dict[str, Any] | None) -> str:
+    if tally is None:
+        return ""
+    rows = [("rejects_total", "Records", _fmt(tally["total"]))]
+    rows += [
+        (f"rejects_reason:{r}", f"Reason: {r}", _fmt(n)) for r, n in tally["by_reason"].items()
+    ]
+    rows += [(f"rejects_stage:{s}", f"Stage: {s}", _fmt(n)) for s, n in tally["by_stage"].items()]
+    return "<h2>Rejected records (rejects.jsonl, all sessions)</h2>" + _table(rows)
+
+
+def _verbs_section(verbs: dict[str, Any] | None, image: bytes | None) -> str:
+    if verbs is None or image is None:
+        return '<p class="muted">Not available: see the notes above.</p>'
+    summary = [
+        (
+            "verbs_with_verb_object",
+            "Instructions with a verb-object structure",
+            f"{_fmt(verbs['with_verb_object'])} of {_fmt(verbs['parsed'])}",
+        ),
+        ("verbs_distinct_verbs", "Distinct root verbs", _fmt(verbs["distinct_verbs"])),
+        ("verbs_distinct_pairs", "Distinct verb-object pairs", _fmt(verbs["distinct_pairs"])),
+    ]
+    top = "".join(
+        f'<tr data-key="verb:{escape(verb)}"><th>{escape(verb)}</th><td>{_fmt(count)}</td>'
+        f'<td class="text">{escape(", ".join(f"{n} ({c})" for n, c in nouns))}</td></tr>'
+        for verb, count, nouns in verbs["top"]
+    )
+    return (
+        _image(image, "Sunburst of root verbs and their direct-object nouns")
+        + _table(summary)
+        + f"<table><tr><th>Verb</th><th>Instructions</th><th>Top objects</th></tr>{top}</table>"
+        + f'<p class="muted">{escape(verbs["parser"])}</p>'
+    )
+
+
+def _summary_rows(prefix: str, summary: dict[str, Any], digits: int = 1) -> list[Row]:
+    labels = {"count": "Count", "mean": "Mean", "median": "Median", "max": "Max"}
+    labels.update({"seed_instructions": "Seed instructions", "above_0_7": "Above 0.7"})
+    title = prefix.split(":")[-1].capitalize() + ": " if ":" in prefix else ""
+    return [
+        (f"{prefix}:{key}", f"{title}{labels[key]}", _fmt(value, digits))
+        for key, value in summary.items()
+    ]
+
+
+def _table(rows: list[Row]) -> str:
+    body = "".join(
+        f'<tr data-key="{escape(key)}"><th>{escape(label)}</th><td>{value}</td></tr>'
+        for key, label, value in rows
+    )
+    return f"<table>{body}</table>"
+
+
+def _image(data: bytes, alt: str) -> str:
+    encoded = base64.b64encode(data).decode("ascii")
+    return f'<img alt="{escape(alt)}" src="data:image/png;base64,{encoded}">'
+
+
+def _fmt(value: Any, digits: int = 2) -> str:
+    if value is None:
+        return "n/a"
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return escape(str(value))
+    if isinstance(value, int):
+        return f"{value:,}"
+    return f"{value:,.{digits}f}"
+
+
+def _percent(share: float | None) -> str:
+    return "n/a" if share is None else f"{share * 100:.1f}%"

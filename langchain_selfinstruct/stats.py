@@ -1,0 +1,162 @@
+"""Run counters, token usage and cost for a Self-Instruct run.
+
+Counters are written to ``stats.json`` beside the dataset after every round, so the report reads
+them instead of recomputing anything.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import Counter
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.messages import AIMessage
+from langchain_core.outputs import ChatGeneration, LLMResult
+
+__all__ = ["DEFAULT_PRICES", "RunStats", "UsageTracker", "price_for"]
+
+DEFAULT_PRICES: dict[str, tuple[float, float]] = {
+    "gpt-4o-mini": (0.15, 0.60),
+    "gpt-4o": (2.50, 10.00),
+    "gpt-4.1-nano": (0.10, 0.40),
+    "gpt-4.1-mini": (0.40, 1.60),
+    "gpt-4.1": (2.00, 8.00),
+    "gpt-3.5-turbo-instruct": (1.50, 2.00),
+    "gpt-3.5-turbo": (0.50, 1.50),
+    "davinci-002": (2.00, 2.00),
+    "babbage-002": (0.40, 0.40),
+    "claude-3-5-haiku": (0.80, 4.00),
+    "claude-haiku-4-5": (1.00, 5.00),
+    "claude-sonnet-4": (3.00, 15.00),
+    "embedded:": (0.0, 0.0),
+}
+"""USD per million (input, output) tokens, matched by longest prefix of the model name.
+
+Indicative list prices; pass ``prices=`` to the pipeline to add or correct entries.
+"""
+
+
+def price_for(
+    model_name: str, prices: Mapping[str, tuple[float, float]] | None = None
+) -> tuple[float, float] | None:
+    """Return the (input, output) USD price per million tokens for a model, if known.
+
+    Args:
+        model_name: A name such as ``"openai:gpt-4o-mini"`` or ``"gpt-4o-mini"``.
+        prices: Extra or overriding entries, merged over :data:`DEFAULT_PRICES`.
+
+    Returns:
+        The price pair of the longest matching prefix, or ``None`` when no entry matches.
+    """
+    table = {**DEFAULT_PRICES, **(prices or {})}
+    bare = model_name.split(":", 1)[1] if ":" in model_name else model_name
+    matches = [key for key in table if model_name.startswith(key) or bare.startswith(key)]
+    if not matches:
+        return None
+    return table[max(matches, key=len)]
+
+
+@dataclass
+class RunStats:
+    """Counters of one run: what was kept, what was rejected and why, what failed, what it cost."""
+
+    accepted: int = 0
+    """Tasks accepted into the pool during this run."""
+    rounds: int = 0
+    """Generation rounds completed."""
+    generated_instructions: int = 0
+    """Candidate instructions parsed from the model, before filtering."""
+    instances_kept: int = 0
+    """Instances kept on accepted tasks."""
+    rejected: Counter[str] = field(default_factory=Counter)
+    """Rejections by reason (``near_duplicate``, ``instance:empty_output``, ...)."""
+    failures: Counter[str] = field(default_factory=Counter)
+    """Steps that failed after their retries, by step name."""
+    surplus: int = 0
+    """Instructions that passed the filter but were not needed to reach the target."""
+    prompt_tokens: int = 0
+    """Prompt tokens reported by the model."""
+    completion_tokens: int = 0
+    """Completion tokens reported by the model."""
+    model_calls: int = 0
+    """Model calls that returned."""
+    model_errors: int = 0
+    """Model calls that raised (each retry counts)."""
+    cost_usd: float | None = 0.0
+    """Estimated cost; ``None`` when the model's price is unknown."""
+    elapsed_s: float = 0.0
+    """Wall time of this run in seconds."""
+    stop_reason: str | None = None
+    """Why it stopped: ``target``, ``max_cost``, ``max_tokens``, ``stalled`` or ``interrupted``."""
+
+    @property
+    def total_tokens(self) -> int:
+        """Prompt plus completion tokens."""
+        return self.prompt_tokens + self.completion_tokens
+
+    def to_dict(self) -> dict[str, Any]:
+        """Return a JSON-ready dict (counters as sorted plain dicts)."""
+        return {
+            "accepted": self.accepted,
+            "rounds": self.rounds,
+            "generated_instructions": self.generated_instructions,
+            "instances_kept": self.instances_kept,
+            "rejected": dict(sorted(self.rejected.items())),
+            "failures": dict(sorted(self.failures.items())),
+            "surplus": self.surplus,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "model_calls": self.model_calls,
+            "model_errors": self.model_errors,
+            "cost_usd": self.cost_usd,
+            "elapsed_s": round(self.elapsed_s, 3),
+            "stop_reason": self.stop_reason,
+        }
+
+
+class UsageTracker(BaseCallbackHandler):
+    """Sum token usage and count model calls and errors across every step of a run.
+
+    Chat models report ``AIMessage.usage_metadata``; completion models report
+    ``llm_output["token_usage"]`` (OpenAI style). Both are read.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._lock = threading.Lock()
+        self.prompt_tokens = 0
+        self.completion_tokens = 0
+        self.calls = 0
+        self.errors = 0
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        """Add the usage of one finished model call."""
+        prompt, completion = _usage_of(response)
+        with self._lock:
+            self.calls += 1
+            self.prompt_tokens += prompt
+            self.completion_tokens += completion
+
+    def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        """Count a failed model call."""
+        with self._lock:
+            self.errors += 1
+
+
+def _usage_of(response: LLMResult) -> tuple[int, int]:
+    prompt = completion = 0
+    for generations in response.generations:
+        for generation in generations:
+            if isinstance(generation, ChatGeneration) and isinstance(generation.message, AIMessage):
+                usage = generation.message.usage_metadata
+                if usage:
+                    prompt += usage["input_tokens"]
+                    completion += usage["output_tokens"]
+    if prompt or completion:
+        return prompt, completion
+    token_usage = (response.llm_output or {}).get("token_usage") or {}
+    return int(token_usage.get("prompt_tokens", 0)), int(token_usage.get("completion_tokens", 0))

@@ -1,0 +1,243 @@
+"""The bootstrap loop on fake models: sampling, stopping, filtering, provenance, streaming."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections import Counter
+from typing import Any
+
+import pytest
+from langchain_core.caches import InMemoryCache
+from langchain_core.globals import set_llm_cache
+
+from langchain_selfinstruct import FakeSelfInstructLLM, SelfInstructPipeline, load_seed_tasks
+from langchain_selfinstruct.pipeline import Accepted, Rejected, RoundFinished
+from langchain_selfinstruct.schema import Task
+
+
+def _pipeline(**kwargs: Any) -> SelfInstructPipeline:
+    llm = kwargs.pop("llm", None) or FakeSelfInstructLLM(seed=kwargs.pop("llm_seed", 0))
+    return SelfInstructPipeline(llm, **kwargs)
+
+
+def _content(tasks: list[Task]) -> list[tuple[Any, ...]]:
+    return [
+        (t.id, t.instruction, t.is_classification, [(i.input, i.output) for i in t.instances])
+        for t in tasks
+    ]
+
+
+def test_stops_at_exactly_the_target_with_sequential_ids() -> None:
+    tasks = _pipeline(max_concurrency=3).invoke({"num_instructions": 13})
+    assert [t.id for t in tasks] == [f"machine_task_{i}" for i in range(13)]
+    assert all(t.source == "machine" and t.instances for t in tasks)
+
+
+def test_prompts_hold_six_human_and_two_machine_once_two_exist() -> None:
+    pipeline = _pipeline(max_concurrency=2)
+    state = pipeline.new_state()
+    tasks = [
+        e.task for e in asyncio.run(_collect(pipeline.events(30, state))) if isinstance(e, Accepted)
+    ]
+    machine_counts = [
+        sum(pid.startswith("machine_task_") for pid in t.prompt_task_ids or []) for t in tasks
+    ]
+    assert all(len(t.prompt_task_ids or []) == 8 for t in tasks)
+    assert machine_counts[0] == 0
+    assert machine_counts[-1] == 2
+    assert set(machine_counts) <= {0, 1, 2}
+    seed_ids = {t.id for t in load_seed_tasks()}
+    assert all(
+        pid in seed_ids for t in tasks for pid in t.prompt_task_ids or [] if "machine" not in pid
+    )
+
+
+def test_provenance_fields_are_filled() -> None:
+    (task,) = _pipeline().invoke({"num_instructions": 1})
+    assert task.model and "fake" in task.model
+    assert task.model_params == {
+        k: v
+        for k, v in _pipeline().preset.instruction_generation.model_dump(exclude_none=True).items()
+    }
+    assert task.most_similar and 0 < len(task.most_similar) <= 10
+    assert all(0.0 <= s <= 1.0 for s in task.most_similar.values())
+    assert list(task.most_similar.values()) == sorted(task.most_similar.values(), reverse=True)
+    assert task.avg_similarity_score is not None and 0 < task.avg_similarity_score < 0.7
+    assert task.created_at is not None and task.created_at.tzinfo is not None
+
+
+def test_same_seed_same_dataset_other_seed_other_dataset() -> None:
+    first = _pipeline(seed=7, max_concurrency=4).invoke({"num_instructions": 12})
+    second = _pipeline(seed=7, max_concurrency=4).invoke({"num_instructions": 12})
+    other = _pipeline(seed=8, max_concurrency=4).invoke({"num_instructions": 12})
+    assert _content(first) == _content(second)
+    assert _content(first) != _content(other)
+
+
+def test_filters_reject_with_reasons_and_duplicates_never_enter() -> None:
+    llm = FakeSelfInstructLLM(duplicate_rate=0.3, blacklisted_rate=0.2)
+    pipeline = _pipeline(llm=llm, max_concurrency=4)
+    events = asyncio.run(_collect(pipeline.events(25, pipeline.new_state())))
+    reasons = Counter(e.record["reason"] for e in events if isinstance(e, Rejected))
+    assert reasons["near_duplicate"] > 0
+    assert reasons["blacklisted:draw"] > 0
+    accepted = [e.task.instruction for e in events if isinstance(e, Accepted)]
+    seeds = {t.instruction for t in load_seed_tasks()}
+    assert len(set(accepted)) == len(accepted) == 25
+    assert not seeds & set(accepted)
+
+
+class _SameEveryPrompt(FakeSelfInstructLLM):
+    def _instructions(self, prompt: str, rng: Any) -> str:
+        return (
+            "Plan a weekend hiking trip for four friends on a tight budget.\n"
+            "10. Explain how tides work to a curious eight-year-old child."
+        )
+
+
+def test_candidates_of_one_round_see_each_other_in_order() -> None:
+    pipeline = _pipeline(llm=_SameEveryPrompt(), max_concurrency=3, max_stalled_rounds=1)
+    events = asyncio.run(_collect(pipeline.events(3, pipeline.new_state())))
+    first_round = events[: next(i for i, e in enumerate(events) if isinstance(e, RoundFinished))]
+    accepted = [e.task.instruction for e in first_round if isinstance(e, Accepted)]
+    assert accepted == [
+        "Plan a weekend hiking trip for four friends on a tight budget.",
+        "Explain how tides work to a curious eight-year-old child.",
+    ]
+    dupes = [e.record for e in first_round if isinstance(e, Rejected)]
+    assert len(dupes) == 4  # the two other prompts' copies of both
+    assert {r["reason"] for r in dupes} == {"near_duplicate"}
+    assert all(r["detail"]["against"] == "batch" for r in dupes)
+
+
+def test_garbage_model_stops_bounded_and_accounts_for_every_candidate() -> None:
+    llm = FakeSelfInstructLLM(garbage_rate=1.0)
+    pipeline = _pipeline(llm=llm, max_concurrency=2, max_stalled_rounds=3)
+    state = pipeline.new_state()
+    events = asyncio.run(_collect(pipeline.events(5, state)))
+    stats = state.stats
+    assert (stats.stop_reason, stats.rounds, stats.accepted) == ("stalled", 3, 0)
+    assert sum(stats.failures.values()) > 0
+    later_failures = (
+        stats.failures["identify_classification"] + stats.failures["generate_instances"]
+    )
+    assert sum(stats.rejected.values()) + later_failures == stats.generated_instructions
+    rejected_events = sum(isinstance(e, Rejected) for e in events)
+    assert rejected_events == sum(stats.rejected.values()) + sum(stats.failures.values())
+    step_calls = 3 * 2 + 2 * stats.generated_instructions
+    assert stats.model_calls <= 3 * step_calls  # max_retries=2: at most three attempts a step
+
+
+def test_flaky_model_still_reaches_the_target() -> None:
+    llm = FakeSelfInstructLLM(garbage_rate=0.3)
+    pipeline = _pipeline(llm=llm, max_concurrency=4)
+    state = pipeline.new_state()
+    events = asyncio.run(_collect(pipeline.events(15, state)))
+    assert state.stats.accepted == 15
+    assert state.stats.stop_reason == "target"
+    assert sum(isinstance(e, Accepted) for e in events) == 15
+
+
+def test_token_budget_stops_cleanly() -> None:
+    pipeline = _pipeline(max_tokens=3000, max_concurrency=2)
+    state = pipeline.new_state()
+    asyncio.run(_collect(pipeline.events(500, state)))
+    assert state.stats.stop_reason == "max_tokens"
+    assert 0 < state.stats.accepted < 500
+    assert state.stats.total_tokens >= 3000
+
+
+def test_cost_budget_needs_a_known_price() -> None:
+    with pytest.raises(ValueError, match="no price known"):
+        SelfInstructPipeline(FakeSelfInstructLLM(), max_cost=1.0)
+    pipeline = _pipeline(max_cost=0.001, prices={"fake": (1.0, 1.0)})
+    state = pipeline.new_state()
+    asyncio.run(_collect(pipeline.events(500, state)))
+    assert state.stats.stop_reason == "max_cost"
+    assert state.stats.cost_usd is not None and state.stats.cost_usd >= 0.001
+
+
+def test_stop_request_ends_after_the_round_in_flight() -> None:
+    pipeline = _pipeline(max_concurrency=2)
+    state = pipeline.new_state()
+
+    async def run() -> list[Any]:
+        seen = []
+        async for event in pipeline.events(1000, state):
+            seen.append(event)
+            if isinstance(event, Accepted):
+                state.stop.set()
+        return seen
+
+    events = asyncio.run(run())
+    assert state.stats.stop_reason == "interrupted"
+    assert sum(isinstance(e, RoundFinished) for e in events) == 1
+
+
+def test_stream_yields_one_task_chunks_that_add_up_to_invoke() -> None:
+    chunks = list(_pipeline(seed=3).stream({"num_instructions": 5}))
+    assert all(len(chunk) == 1 for chunk in chunks)
+    streamed = [task for chunk in chunks for task in chunk]
+    assert _content(streamed) == _content(_pipeline(seed=3).invoke({"num_instructions": 5}))
+
+
+async def test_astream_events_show_steps_and_progress() -> None:
+    names: Counter[str] = Counter()
+    progress: list[dict[str, Any]] = []
+    async for event in _pipeline().astream_events({"num_instructions": 3}, version="v2"):
+        names[event["name"]] += 1
+        if event["event"] == "on_custom_event" and event["name"] == "self_instruct.progress":
+            progress.append(dict(event["data"]))
+    for step in (
+        "self_instruct.generate_instructions",
+        "self_instruct.filter_instructions",
+        "self_instruct.identify_classification",
+        "self_instruct.generate_instances",
+        "self_instruct.filter_instances",
+    ):
+        assert names[step] > 0, step
+    assert progress and progress[-1]["accepted"] == 3 and progress[-1]["target"] == 3
+
+
+def test_concurrency_is_bounded_by_max_concurrency() -> None:
+    lock, active, peak = threading.Lock(), [0], [0]
+
+    class Tracking(FakeSelfInstructLLM):
+        async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
+            with lock:
+                active[0] += 1
+                peak[0] = max(peak[0], active[0])
+            try:
+                return await super()._agenerate(*args, **kwargs)
+            finally:
+                with lock:
+                    active[0] -= 1
+
+    SelfInstructPipeline(Tracking(latency_s=0.01), max_concurrency=3).invoke(
+        {"num_instructions": 12}
+    )
+    assert peak[0] == 3
+
+
+def test_sampling_steps_are_never_cached_but_classification_may_be() -> None:
+    global_cache, classification_cache = InMemoryCache(), InMemoryCache()
+    set_llm_cache(global_cache)
+    try:
+        _pipeline(classification_cache=classification_cache).invoke({"num_instructions": 4})
+    finally:
+        set_llm_cache(None)
+    assert global_cache._cache == {}
+    cached_prompts = [prompt for prompt, _ in classification_cache._cache]
+    assert cached_prompts
+    assert all(p.rstrip().endswith("Is it classification?") for p in cached_prompts)
+
+
+def test_invalid_targets_are_refused() -> None:
+    for bad in (0, -3, "7", None):
+        with pytest.raises(ValueError, match="positive integer"):
+            _pipeline().invoke({"num_instructions": bad})  # type: ignore[typeddict-item]
+
+
+async def _collect(iterator: Any) -> list[Any]:
+    return [item async for item in iterator]
