@@ -13,29 +13,37 @@ from pathlib import Path
 from typing import IO, Any
 
 
-def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
-    """Replace ``path`` with ``text`` atomically.
+def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> None:
+    """Replace ``path`` with ``data`` atomically.
 
-    The text goes to a temporary file in the same directory, is fsynced, then renamed over the
-    target, so readers see either the old file or the new one, never a partial write.
+    The data goes to a temporary file in the same directory, is fsynced, then renamed over the
+    target, so readers see either the old file or the new one, never a partial write. The new file
+    keeps the old one's permissions, or gets the usual ``0o666 & ~umask`` for a new file (rather
+    than the private ``0o600`` of a bare temporary file).
 
     Args:
         path: Destination file.
-        text: Full new content (written as UTF-8).
+        data: Full new content.
     """
     target = Path(path)
     target.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent)
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
+            os.fchmod(handle.fileno(), _mode_for(target))
             os.fsync(handle.fileno())
         os.replace(tmp_name, target)
     except BaseException:
         Path(tmp_name).unlink(missing_ok=True)
         raise
     _fsync_dir(target.parent)
+
+
+def atomic_write_text(path: str | os.PathLike[str], text: str) -> None:
+    """Replace ``path`` with ``text``, UTF-8 encoded, through :func:`atomic_write_bytes`."""
+    atomic_write_bytes(path, text.encode("utf-8"))
 
 
 def atomic_write_json(path: str | os.PathLike[str], data: Any) -> None:
@@ -53,6 +61,15 @@ def append_line_fsync(handle: IO[str], line: str) -> None:
     handle.write(line + "\n")
     handle.flush()
     os.fsync(handle.fileno())
+
+
+def _mode_for(target: Path) -> int:
+    try:
+        return target.stat().st_mode & 0o777
+    except FileNotFoundError:
+        umask = os.umask(0)
+        os.umask(umask)
+        return 0o666 & ~umask
 
 
 def _fsync_dir(directory: Path) -> None:

@@ -28,7 +28,7 @@ __all__ = ["main"]
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="selfinstruct")
 def main() -> None:
-    r"""Self-Instruct (Wang et al., 2022): bootstrap instruction-tuning data from a model.
+    """Self-Instruct (Wang et al., 2022): bootstrap instruction-tuning data from a model.
 
     \b
     Example (offline, on the embedded SmolLM2-135M model):
@@ -121,7 +121,7 @@ def main() -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def generate(**options: Any) -> None:
-    r"""Generate new tasks into --out, resuming whatever is already there.
+    """Generate new tasks into --out, resuming whatever is already there.
 
     \b
     Examples:
@@ -246,3 +246,102 @@ def _summary_table(record: dict[str, Any]) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True))
+@click.option(
+    "--format",
+    "fmt",
+    type=click.Choice(["alpaca", "openai", "prompt-completion", "sharegpt", "hf"]),
+    required=True,
+    help="Target format (hf: a datasets.Dataset directory; needs the [hf] extra).",
+)
+@click.option(
+    "--out", type=click.Path(path_type=Path), required=True, help="Output file (hf: directory)."
+)
+@click.option(
+    "--include-seeds", is_flag=True, help="Add the seed tasks (paper: --include_seed_tasks)."
+)
+@click.option(
+    "--seed-tasks",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Seed file for --include-seeds. Default: the bundled seeds.",
+)
+@click.option("--seed", type=int, default=0, show_default=True, help="Shuffle/template seed.")
+@click.option(
+    "--val-split",
+    type=click.FloatRange(min=0, max=1, max_open=True),
+    default=0.0,
+    show_default=True,
+    help="Share of rows written to a validation file (PATH with .val before the suffix).",
+)
+@click.option("--system-prompt", default=None, help="System message (openai, sharegpt).")
+@click.option("--force", is_flag=True, help="Overwrite existing output.")
+def export(
+    run_dir: Path,
+    fmt: str,
+    out: Path,
+    include_seeds: bool,
+    seed_tasks: Path | None,
+    seed: int,
+    val_split: float,
+    system_prompt: str | None,
+    force: bool,
+) -> None:
+    """Export a run's tasks as finetuning data.
+
+    \b
+    Examples:
+        selfinstruct export runs/demo --format alpaca --out data/alpaca.json
+        selfinstruct export runs/demo --format openai --out data/chat.jsonl --val-split 0.1
+    """
+    from langchain_selfinstruct.export import export_run
+
+    try:
+        result = export_run(
+            run_dir,
+            fmt,
+            out,
+            include_seeds=include_seeds,
+            seed_tasks=seed_tasks if include_seeds else None,
+            seed=seed,
+            val_split=val_split,
+            system_prompt=system_prompt,
+            overwrite=force,
+        )
+    except (ValueError, OSError, ImportError) as e:
+        raise click.ClickException(str(e).strip().splitlines()[0]) from e
+    written = ", ".join(str(path) for path in result.paths)
+    click.echo(f"wrote {result.counts.get('written', 0)} rows to {written}")
+
+
+@main.command()
+@click.argument("run_dir", type=click.Path(path_type=Path, exists=True, file_okay=False))
+@click.option(
+    "--out", type=click.Path(path_type=Path, file_okay=False), required=True, help="Report dir."
+)
+@click.option(
+    "--seed-tasks",
+    type=click.Path(path_type=Path, dir_okay=False, exists=True),
+    default=None,
+    help="Seed file for the ROUGE-L figure. Default: the bundled seeds.",
+)
+@click.option("--force", is_flag=True, help="Overwrite an existing report.")
+def report(run_dir: Path, out: Path, seed_tasks: Path | None, force: bool) -> None:
+    """Write report.html (self-contained) and PNG figures for a run.
+
+    \b
+    Example:
+        selfinstruct report runs/demo --out runs/demo/report
+    """
+    from langchain_selfinstruct.report import build_report
+
+    try:
+        result = build_report(run_dir, out, seed_tasks=seed_tasks, overwrite=force)
+    except (ValueError, OSError, ImportError) as e:
+        raise click.ClickException(str(e).strip().splitlines()[0]) from e
+    for note in result.notes:
+        click.echo(f"note: {note}", err=True)
+    click.echo(f"wrote {result.html_path}")

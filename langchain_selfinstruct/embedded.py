@@ -11,6 +11,7 @@ length-truncated items, as the paper does) and token usage, and serialise calls 
 
 from __future__ import annotations
 
+import atexit
 import hashlib
 import importlib.util
 import threading
@@ -96,15 +97,26 @@ def _llama_handle(path: str, n_ctx: int, n_threads: int | None, verbose: bool) -
                 from llama_cpp import Llama
             except ImportError as exc:
                 raise ModelConfigError(f"llama.cpp is not installed: {LOCAL_INSTALL_HINT}") from exc
-            from llama_cpp import LlamaRAMCache
+            from llama_cpp.llama_cache import LlamaRAMCache
 
             client = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=verbose)
             # The steps interleave a few long few-shot prompts; keeping the evaluated state of each
             # lets a call resume from its shared prefix instead of re-reading it (1.6x faster
             # classify + instances on the embedded model, benchmarks/README.md).
             client.set_cache(LlamaRAMCache(capacity_bytes=_PREFIX_CACHE_BYTES))
+            if not _HANDLES:
+                atexit.register(_close_handles)
             handle = _HANDLES[key] = _LlamaHandle(client)
     return handle
+
+
+def _close_handles() -> None:
+    # Freeing the model explicitly at exit avoids llama.cpp's noisy __del__ during interpreter
+    # teardown, when the C library's bindings may already be gone.
+    with _HANDLES_LOCK:
+        for handle in _HANDLES.values():
+            handle.client.close()
+        _HANDLES.clear()
 
 
 class _LlamaCppModel(BaseModel):

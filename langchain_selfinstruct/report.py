@@ -24,7 +24,7 @@ from html import escape
 from pathlib import Path
 from typing import Any
 
-from langchain_selfinstruct._io import atomic_write_json, atomic_write_text
+from langchain_selfinstruct._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from langchain_selfinstruct.export import load_run_tasks, resolve_seed_tasks
 from langchain_selfinstruct.run_store import RunDirectory
 from langchain_selfinstruct.schema import Task
@@ -91,7 +91,7 @@ def build_report(
     images = _analyse(tasks, seeds, spacy_model, numbers, notes)
     figures = {name: out / _FIGURE_FILES[name] for name in images}
     for name, data in images.items():
-        _write_bytes(figures[name], data)
+        atomic_write_bytes(figures[name], data)
     atomic_write_json(out / "report.json", {**numbers, "notes": notes})
     atomic_write_text(html_path, _render_html(Path(run_dir).name, numbers, images, notes))
     return ReportResult(html_path, figures, numbers, notes)
@@ -234,16 +234,6 @@ def _summary(values: Sequence[float]) -> dict[str, float | int | None]:
         "median": round(statistics.median(values), 4),
         "max": round(max(values), 4),
     }
-
-
-def _write_bytes(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    partial = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    try:
-        partial.write_bytes(data)
-        os.replace(partial, path)
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 _STYLE = """
