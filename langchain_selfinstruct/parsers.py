@@ -290,6 +290,18 @@ def _pairs(lines: list[str]) -> list[_Raw]:
     return pairs
 
 
+def _block_pairs(block: list[str]) -> list[_Raw]:
+    """Pairs of one "Example N" block; a block with no label at all is an output, no input.
+
+    The paper's ``parse_input_output`` does the same: small models often write the answer of an
+    input-free task straight after "Example 1".
+    """
+    pairs = _pairs(block)
+    if pairs == [(block, None)] and not any(_INPUT.match(line) for line in block):
+        return [([], block)]
+    return pairs
+
+
 def _is_preamble(line: str) -> bool:
     return not line.strip() or bool(_CHATTY.match(line)) or line.rstrip(" *_").endswith(":")
 
@@ -375,7 +387,7 @@ class InstanceParser(BaseOutputParser[list[Instance]]):
     @staticmethod
     def _input_first(text: str) -> list[tuple[str, str]]:
         head, blocks = _split_on(_cut_run_on(text.splitlines(), _OUTPUT), _EXAMPLE)
-        pairs = _head_pairs(head) + [pair for block in blocks for pair in _pairs(block)]
+        pairs = _head_pairs(head) + [pair for block in blocks for pair in _block_pairs(block)]
         return [(_join(inputs), _join(outputs or [])) for inputs, outputs in pairs]
 
     @staticmethod

@@ -33,11 +33,11 @@ from langchain_core.runnables import (
     RunnableSerializable,
 )
 from langchain_core.runnables.config import ensure_config, patch_config
-from pydantic import ConfigDict, Field, PrivateAttr, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from langchain_selfinstruct._sync import iterate_in_thread
 from langchain_selfinstruct.dedup import NearDuplicateIndex
-from langchain_selfinstruct.models import RateLimitedLLM
+from langchain_selfinstruct.models import RateLimitedLLM, model_secrets
 from langchain_selfinstruct.models import model_name as describe_model
 from langchain_selfinstruct.presets import Preset, get_preset
 from langchain_selfinstruct.resources import load_seed_tasks
@@ -164,7 +164,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     seed_tasks: list[Task] = Field(default_factory=load_seed_tasks)
     """The human-written pool (paper: 175 seed tasks)."""
     preset: Preset = Field(default_factory=lambda: get_preset("faithful"))
-    """Sampling parameters and paper constants (default ``faithful``)."""
+    """Sampling parameters and paper constants, or a preset name (default ``faithful``)."""
     max_concurrency: int = Field(default=8, ge=1)
     """Maximum number of tasks worked on concurrently (each makes one model call at a time)."""
     seed: int = 0
@@ -191,9 +191,15 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     _generator: Runnable[Sequence[str | Task], list[str]] = PrivateAttr()
     _classifier: Runnable[str | Task, bool] = PrivateAttr()
     _instances: Runnable[Task, list[Any]] = PrivateAttr()
+    _secrets: tuple[str, ...] = PrivateAttr(default=())
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         super().__init__(llm=llm, **kwargs)  # type: ignore[call-arg]
+
+    @field_validator("preset", mode="before")
+    @classmethod
+    def _preset_by_name(cls, value: Any) -> Any:
+        return get_preset(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _build_steps(self) -> SelfInstructPipeline:
@@ -204,6 +210,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                 f"no price known for model {self.resolved_model_name!r}; "
                 "pass prices={name: (usd_in_per_1m, usd_out_per_1m)} or drop max_cost"
             )
+        self._secrets = model_secrets(self.llm)
         # A global LLM cache would hand back the same "new" instructions every round.
         sampling_llm = _with_cache(self.llm, False)
         classify_llm = _with_cache(self.llm, self.classification_cache or False)
@@ -305,7 +312,13 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
 
     def new_state(self, existing: Sequence[Task] = ()) -> LoopState:
         """Build the pool, its index and the sampler, continuing after ``existing`` tasks."""
-        index = self.index or NearDuplicateIndex(threshold=self.preset.rouge_threshold)
+        # Not `self.index or ...`: an empty index is falsy (it has __len__), and a caller's
+        # empty index (faiss mode, unicode tokenizer) must still be the one used.
+        index = (
+            self.index
+            if self.index is not None
+            else NearDuplicateIndex(threshold=self.preset.rouge_threshold)
+        )
         if len(index) == 0:
             index.add([task.instruction for task in [*self.seed_tasks, *existing]])
         rng = random.Random(f"{self.seed}:{len(existing)}")
@@ -390,7 +403,9 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             if isinstance(result, BaseException):
                 state.stats.failures["generate_instructions"] += 1
                 yield Rejected(
-                    _failure_record("generate_instructions", result, prompt_task_ids=ids)
+                    _failure_record(
+                        "generate_instructions", result, self._secrets, prompt_task_ids=ids
+                    )
                 )
                 continue
             state.stats.generated_instructions += len(result)
@@ -463,7 +478,9 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             if isinstance(outcome, BaseException):
                 stage = getattr(outcome, "self_instruct_stage", "complete_task")
                 state.stats.failures[stage] += 1
-                yield Rejected(_failure_record(stage, outcome, instruction=candidate.text))
+                yield Rejected(
+                    _failure_record(stage, outcome, self._secrets, instruction=candidate.text)
+                )
                 continue
             task, rejects = outcome
             for record in rejects:
@@ -550,9 +567,14 @@ async def _stage(stage: str, awaitable: Any) -> Any:
         raise _StageError(stage, e) from e
 
 
-def _failure_record(stage: str, error: BaseException, **extra: Any) -> dict[str, Any]:
-    message = str(error).splitlines()[0][:300] if str(error) else type(error).__name__
-    return {"stage": stage, "reason": "step_failed", "error": message, **extra}
+def _failure_record(
+    stage: str, error: BaseException, secrets: Sequence[str], **extra: Any
+) -> dict[str, Any]:
+    message = str(error).splitlines()[0] if str(error) else type(error).__name__
+    for secret in secrets:
+        # Servers and proxies sometimes quote the key they refused.
+        message = message.replace(secret, "[redacted]")
+    return {"stage": stage, "reason": "step_failed", "error": message[:300], **extra}
 
 
 def _target_of(input: PipelineInput | Mapping[str, Any] | int) -> int:

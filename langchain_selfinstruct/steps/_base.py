@@ -14,6 +14,7 @@ from collections.abc import Callable, Collection, Iterable, Mapping
 from functools import cache, partial
 from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
+from urllib.parse import urlsplit
 
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.exceptions import OutputParserException
@@ -64,6 +65,8 @@ PromptStyle = Literal["auto", "chat", "completion"]
 PromptOverride = Annotated[BasePromptTemplate[Any] | None, SkipValidation]
 
 # Providers name the output-length setting differently (Ollama, Gemini, Hugging Face endpoints).
+RESAMPLE_SETTINGS: dict[str, float] = {"temperature": 0.7, "top_p": 0.9}
+"""Sampling for retries of a greedy step, so a retry is not the same unparseable answer again."""
 _FIELD_NAMES: dict[str, tuple[str, ...]] = {
     "max_tokens": ("max_tokens", "num_predict", "max_output_tokens", "max_new_tokens"),
 }
@@ -96,17 +99,28 @@ def resolve_prompt_kind(llm: Runnable[Any, Any], style: PromptStyle = "auto") ->
     return "completion" if isinstance(_leaves(llm)[0], BaseLLM) else "chat"
 
 
+def _is_openai_compatible_server(llm: Runnable[Any, Any]) -> bool:
+    """Whether ``llm`` is an OpenAI client pointed at another server (vLLM, llama.cpp, ...)."""
+    base_url = getattr(llm, "openai_api_base", None)
+    return bool(base_url) and urlsplit(str(base_url)).hostname != "api.openai.com"
+
+
 def supports_structured_output(llm: Runnable[Any, Any]) -> bool:
     """Tell whether a bare chat model can be used through ``with_structured_output``.
 
-    The model profile decides when it says anything about structured output or tool calling;
-    otherwise the model class must implement ``with_structured_output`` or ``bind_tools``.
+    The model profile decides when it says anything about structured output or tool calling.
+    An OpenAI client pointed at another server without such a profile gets ``False``: those
+    servers differ in what they accept (llama.cpp's server refuses ``response_format`` of type
+    ``json_schema``), while prompt plus parser works on all of them. Otherwise the model class
+    must implement ``with_structured_output`` or ``bind_tools``.
     """
     if not isinstance(llm, BaseChatModel):
         return False
     profile: Mapping[str, Any] = llm.profile or {}
     if "structured_output" in profile or "tool_calling" in profile:
         return bool(profile.get("structured_output") or profile.get("tool_calling"))
+    if _is_openai_compatible_server(llm):
+        return False
     cls = type(llm)
     return (
         cls.with_structured_output is not BaseChatModel.with_structured_output
@@ -319,6 +333,7 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
     _kind: PromptKind = PrivateAttr()
     _use_structured: bool = PrivateAttr()
     _model: Runnable[Any, Any] = PrivateAttr()
+    _resample_model: Runnable[Any, Any] = PrivateAttr()
     _applied: dict[str, Any] = PrivateAttr()
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
@@ -349,6 +364,10 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
             # A token cap sized for a one-word answer would cut the JSON of a tool call.
             settings.pop("max_tokens", None)
         self._model, self._applied = configure_model(self.llm, settings)
+        self._resample_model = self._model
+        if settings.get("temperature") == 0 and self.max_retries:
+            resample = {**settings, **RESAMPLE_SETTINGS}
+            self._resample_model, _ = configure_model(self.llm, resample)
         self._build()
 
     def _resolve_structured(self) -> bool:
@@ -379,12 +398,29 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         kind = "chat" if self._use_structured else self._kind
         return override if override is not None else default_prompt(f"{base_name}.{kind}.txt")
 
-    def _retrying(self, chain: Runnable[dict[str, Any], OutputT]) -> Runnable[Any, OutputT]:
-        return chain.with_retry(
+    def _retrying(
+        self, attempt: Callable[[Runnable[Any, Any]], Runnable[dict[str, Any], OutputT]]
+    ) -> Runnable[dict[str, Any], OutputT]:
+        """``attempt(model)``, resampled up to ``max_retries`` times on unparseable output.
+
+        A greedy step (temperature 0, as the paper decodes steps 2 and 3) would only repeat an
+        unparseable answer, so its retries sample at :data:`RESAMPLE_SETTINGS` instead.
+        """
+        first = attempt(self._model)
+        if self.max_retries == 0:
+            return first
+        if self._resample_model is self._model:
+            return first.with_retry(
+                retry_if_exception_type=(OutputParserException,),
+                stop_after_attempt=self.max_retries + 1,
+                wait_exponential_jitter=False,
+            )
+        resample = attempt(self._resample_model).with_retry(
             retry_if_exception_type=(OutputParserException,),
-            stop_after_attempt=self.max_retries + 1,
+            stop_after_attempt=self.max_retries,
             wait_exponential_jitter=False,
         )
+        return first.with_fallbacks([resample], exceptions_to_handle=(OutputParserException,))
 
     def _text_chain(
         self,
@@ -394,15 +430,20 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
     ) -> Runnable[dict[str, Any], OutputT]:
         """``prompt | model | parser`` with the step's stop sequences, retried on parse errors."""
         stop = _dedupe([*self.sampling.stop_for(self._kind), *extra_stop])
-        model: Runnable[Any, Any] = self._model
-        if isinstance(model, BaseLLM):
-            model = _CompletionAsMessage(llm=model, stop=stop or None)
-        elif stop:
-            model = model.bind(stop=stop)
-        chain = prompt | model
-        if stop:
-            chain = chain | RunnableLambda(partial(_cut_at_stop, stop=stop), name="enforce_stop")
-        return self._retrying(chain | parser)
+
+        def attempt(model: Runnable[Any, Any]) -> Runnable[dict[str, Any], OutputT]:
+            if isinstance(model, BaseLLM):
+                model = _CompletionAsMessage(llm=model, stop=stop or None)
+            elif stop:
+                model = model.bind(stop=stop)
+            chain = prompt | model
+            if stop:
+                chain = chain | RunnableLambda(
+                    partial(_cut_at_stop, stop=stop), name="enforce_stop"
+                )
+            return chain | parser
+
+        return self._retrying(attempt)
 
     def _structured_chain(
         self,
@@ -410,10 +451,23 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         schema: type[BaseModel],
         convert: Callable[[Any], OutputT],
     ) -> Runnable[dict[str, Any], OutputT]:
-        """``prompt | model.with_structured_output(schema) | convert``, retried on parse errors."""
-        structured = self._model.with_structured_output(schema, include_raw=True)  # type: ignore[attr-defined]
+        """``prompt | model.with_structured_output(schema) | convert``, retried on parse errors.
+
+        OpenAI-compatible servers get ``method="function_calling"``: the OpenAI client's default,
+        ``response_format`` of type ``json_schema``, is refused by some (llama.cpp's server).
+        """
+        options: dict[str, Any] = {"include_raw": True}
+        if _is_openai_compatible_server(_leaves(self._model)[0]):
+            options["method"] = "function_calling"
         converter = RunnableLambda(partial(_from_structured, convert=convert), name="convert")
-        return self._retrying(prompt | structured | converter)
+
+        def attempt(model: Runnable[Any, Any]) -> Runnable[dict[str, Any], OutputT]:
+            structured: Runnable[Any, Any] = model.with_structured_output(  # type: ignore[attr-defined]
+                schema, **options
+            )
+            return prompt | structured | converter
+
+        return self._retrying(attempt)
 
     def _build(self) -> None:
         raise NotImplementedError

@@ -369,9 +369,14 @@ INPUT_FIRST_CASES = [
     ),
     pytest.param(
         "Example 1\nInput: hi\nOutput:\nExample 2\nInput: bye\nOutput: goodbye\nExample 3\n"
-        "The model forgot the labels here.",
+        "Input: the model forgot the output label",
         [("bye", "goodbye")],
-        id="empty-output-and-unlabelled-block-dropped",
+        id="empty-output-and-input-without-output-dropped",
+    ),
+    pytest.param(
+        "Example 1\nSubject: Sorry for the wait\n\nExample 2\n1. Snow\n2. Hush\n\n",
+        [("", "Subject: Sorry for the wait"), ("", "1. Snow\n2. Hush")],
+        id="unlabelled-blocks-are-outputs-as-in-the-paper",
     ),
     pytest.param(
         # GPT-4 style markdown: bold headers and bulleted labels.

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
+from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import FakeListLLM, GenericFakeChatModel
 from langchain_core.prompts import PromptTemplate
@@ -121,7 +124,7 @@ def test_structured_output(answer: ClassificationAnswer | dict[str, bool]) -> No
     step = ClassificationIdentifier(model)
     assert step.uses_structured_output
     assert step.invoke(INSTRUCTION) is True
-    assert model.schemas == [ClassificationAnswer]
+    assert set(model.schemas) == {ClassificationAnswer}
     # max_tokens=16 would cut the tool call's JSON; it is not applied in structured mode.
     assert "max_tokens" not in step.applied_settings
 
@@ -173,3 +176,25 @@ def test_default_sampling_is_the_faithful_preset() -> None:
     step = ClassificationIdentifier(completion(" Yes"))
     assert step.sampling == get_preset("faithful").classification
     assert step.preset == get_preset("faithful")
+
+
+def test_greedy_retries_resample_instead_of_repeating() -> None:
+    from langchain_selfinstruct.steps._base import RESAMPLE_SETTINGS
+
+    class Recording(FakeListLLM):
+        temperature: float = 0.0
+        seen: list[float]
+
+        def _call(
+            self,
+            prompt: str,
+            stop: list[str] | None = None,
+            run_manager: CallbackManagerForLLMRun | None = None,
+            **kwargs: Any,
+        ) -> str:
+            self.seen.append(self.temperature)
+            return self.responses[len(self.seen) - 1]
+
+    model = Recording(responses=["maybe", "perhaps", " Yes"], seen=[])
+    assert ClassificationIdentifier(model, max_retries=2).invoke(INSTRUCTION) is True
+    assert model.seen == [0.0, RESAMPLE_SETTINGS["temperature"], RESAMPLE_SETTINGS["temperature"]]
