@@ -7,6 +7,7 @@ non-zero exit code.
 from __future__ import annotations
 
 import json
+import math
 import sys
 from pathlib import Path
 from types import TracebackType
@@ -23,6 +24,33 @@ if TYPE_CHECKING:
     from langchain_selfinstruct.pipeline import LoopEvent, SelfInstructPipeline
 
 __all__ = ["main"]
+
+
+class _FiniteFloat(click.FloatRange):
+    """A :class:`click.FloatRange` that also refuses ``nan`` and ``inf``.
+
+    Click lets ``nan`` through every range check, and ``--requests-per-second nan`` would wait
+    forever.
+    """
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> Any:
+        number = super().convert(value, param, ctx)
+        if not math.isfinite(number):
+            self.fail(f"{value!r} is not a finite number.", param, ctx)
+        return number
+
+
+def _one_line(error: Exception) -> str:
+    """A one-line message for a library error; pydantic's are reduced to field and reason."""
+    from pydantic import ValidationError
+
+    if isinstance(error, ValidationError) and error.errors():
+        first = error.errors()[0]
+        field = ".".join(str(part) for part in first["loc"])
+        message = first["msg"].removeprefix("Value error, ")
+        return f"{field}: {message}" if field else message
+    text = str(error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -93,13 +121,13 @@ def main() -> None:
 )
 @click.option(
     "--requests-per-second",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_FiniteFloat(min=0.01),
     default=None,
-    help="Rate limit for model calls.",
+    help="Rate limit for model calls (at least 0.01).",
 )
 @click.option(
     "--max-cost",
-    type=click.FloatRange(min=0, min_open=True),
+    type=_FiniteFloat(min=0, min_open=True),
     default=None,
     metavar="USD",
     help="Stop cleanly once the estimated cost reaches this.",
@@ -139,7 +167,7 @@ def generate(**options: Any) -> None:
                 options["out_dir"], options["num_instructions"], on_event=progress.update
             )
     except (ValueError, RunDirectoryError, OSError) as e:
-        raise click.ClickException(str(e).strip().splitlines()[0]) from e
+        raise click.ClickException(_one_line(e)) from e
     except KeyboardInterrupt:
         click.echo("interrupted before the run started; nothing was written", err=True)
         sys.exit(130)
@@ -312,7 +340,7 @@ def export(
             overwrite=force,
         )
     except (ValueError, OSError, ImportError) as e:
-        raise click.ClickException(str(e).strip().splitlines()[0]) from e
+        raise click.ClickException(_one_line(e)) from e
     written = ", ".join(str(path) for path in result.paths)
     click.echo(f"wrote {result.counts.get('written', 0)} rows to {written}")
 
@@ -341,7 +369,7 @@ def report(run_dir: Path, out: Path, seed_tasks: Path | None, force: bool) -> No
     try:
         result = build_report(run_dir, out, seed_tasks=seed_tasks, overwrite=force)
     except (ValueError, OSError, ImportError) as e:
-        raise click.ClickException(str(e).strip().splitlines()[0]) from e
+        raise click.ClickException(_one_line(e)) from e
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {result.html_path}")

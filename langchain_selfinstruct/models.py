@@ -33,7 +33,8 @@ from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackMana
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel, BaseLLM
 from langchain_core.outputs import LLMResult
 from langchain_core.rate_limiters import BaseRateLimiter
-from langchain_core.runnables import Runnable, RunnableBinding
+from langchain_core.runnables import Runnable, RunnableBinding, RunnableWithFallbacks
+from pydantic import BaseModel, SecretStr
 
 from langchain_selfinstruct.embedded import (
     DEFAULT_EMBEDDED_KIND,
@@ -61,6 +62,7 @@ __all__ = [
     "embedded_model_path",
     "load_embedded_model",
     "model_name",
+    "model_secrets",
     "parse_model_spec",
     "resolve_model",
 ]
@@ -410,3 +412,29 @@ def model_name(llm: Runnable[Any, Any]) -> str:
     if isinstance(base_url, str) and base_url and urlsplit(base_url).hostname != "api.openai.com":
         return f"openai-compatible:{name}@{_safe_url(base_url)}"
     return f"{provider}:{name}"
+
+
+_MIN_SECRET_LENGTH = 8  # shorter values are placeholders ("x"); hiding them would mangle text
+
+
+def model_secrets(llm: Runnable[Any, Any]) -> tuple[str, ...]:
+    """The credentials a model holds (its ``SecretStr`` fields, e.g. the API key).
+
+    Sees through :class:`RateLimitedLLM`, ``.bind()`` and fallback wrappers. Used to scrub keys
+    that a server quotes back in an error message before the message is written anywhere.
+    """
+    if isinstance(llm, RateLimitedLLM):
+        return model_secrets(llm.llm)
+    if isinstance(llm, RunnableBinding):
+        return model_secrets(llm.bound)
+    if isinstance(llm, RunnableWithFallbacks):
+        nested = [llm.runnable, *llm.fallbacks]
+        return tuple(secret for item in nested for secret in model_secrets(item))
+    if not isinstance(llm, BaseModel):
+        return ()
+    values = (getattr(llm, name, None) for name in type(llm).model_fields)
+    return tuple(
+        value.get_secret_value()
+        for value in values
+        if isinstance(value, SecretStr) and len(value.get_secret_value()) >= _MIN_SECRET_LENGTH
+    )

@@ -100,6 +100,8 @@ class RunDirectory:
                     f"{existing.get(key)!r} there, {settings.get(key)!r} now); choose another --out"
                 )
         probe = self.path if self.path.exists() else _existing_parent(self.path)
+        if not probe.is_dir():
+            raise RunDirectoryError(f"{probe}: is a file, so no directory can be made under it")
         if not os.access(probe, os.W_OK | os.X_OK):
             raise RunDirectoryError(f"{probe}: directory is not writable")
 

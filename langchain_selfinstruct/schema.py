@@ -22,7 +22,19 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from langchain_selfinstruct._io import atomic_write_text
 
-__all__ = ["Instance", "Task", "TaskFileError", "dump_task_line", "load_tasks", "save_tasks"]
+__all__ = [
+    "MAX_LINE_BYTES",
+    "Instance",
+    "Task",
+    "TaskFileError",
+    "dump_task_line",
+    "load_tasks",
+    "save_tasks",
+]
+
+MAX_LINE_BYTES = 1 << 20
+"""Longest task line :func:`load_tasks` accepts (1 MiB); a longer one is a broken file, and as a
+prompt example it would cost a fortune in tokens."""
 
 
 class Instance(BaseModel):
@@ -93,8 +105,9 @@ def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
         The tasks, in file order.
 
     Raises:
-        TaskFileError: The file is missing, empty, not UTF-8, or a line is not a valid task. The
-            message names the file, the line and the offending field.
+        TaskFileError: The file is missing, empty, not UTF-8, or a line is not a valid task or
+            longer than :data:`MAX_LINE_BYTES`. The message names the file, the line and the
+            offending field.
     """
     file = Path(path)
     try:
@@ -103,6 +116,10 @@ def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
         raise TaskFileError(file, None, f"cannot read task file ({e.strerror})") from e
     tasks: list[Task] = []
     for number, line_bytes in enumerate(raw.splitlines(), start=1):
+        if len(line_bytes) > MAX_LINE_BYTES:
+            raise TaskFileError(
+                file, number, f"line is {len(line_bytes)} bytes, over the 1 MiB limit for one task"
+            )
         try:
             line = line_bytes.decode("utf-8")
         except UnicodeDecodeError as e:

@@ -1,0 +1,279 @@
+"""Embedded-model tokens/s through the pipeline against raw llama.cpp on the same calls.
+
+The pipeline runs the bootstrap loop on the embedded SmolLM2-135M-Instruct GGUF while a thin
+proxy around its ``llama_cpp.Llama`` records every ``create_completion`` call (prompt and every
+parameter: max_tokens, stop, temperature, top_p, top_k, min_p, repeat_penalty, seed) with its
+duration and token usage. The recorded calls are then replayed, in the same order and from a
+worker thread (as the pipeline's calls run), on a fresh ``llama_cpp.Llama`` with the same GGUF,
+``n_ctx`` and threads:
+
+* raw + same cache: with the same kind of prefix-state cache the pipeline's model uses;
+* raw, no cache (``--no-cache-baseline``): plain llama.cpp, as a user would call it.
+
+Generated tokens/s (and prompt tokens/s) are compared; the replay must produce the same text
+(same seeds), so both sides do exactly the same work. Each repetition starts from an empty
+cache and a reset context on both sides, and which side goes first alternates; the table shows
+the median over repetitions.
+
+Usage: ``python benchmarks/bench_embedded.py [--quick] [--tasks 1] [--repeats 3]
+[--no-cache-baseline]``
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+from langchain_selfinstruct import SelfInstructPipeline, load_embedded_model
+from langchain_selfinstruct.embedded import EmbeddedCompletionModel
+
+
+@dataclass(frozen=True)
+class Call:
+    """One recorded ``create_completion`` call."""
+
+    prompt: str
+    params: dict[str, Any]
+    seconds: float
+    prompt_tokens: int
+    completion_tokens: int
+    text: str
+
+
+class RecordingLlama:
+    """Delegates to a ``llama_cpp.Llama`` and records every completion call."""
+
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.calls: list[Call] = []
+
+    def create_completion(self, prompt: str, **params: Any) -> dict[str, Any]:
+        start = time.perf_counter()
+        response: dict[str, Any] = self.client.create_completion(prompt, **params)
+        seconds = time.perf_counter() - start
+        usage = response.get("usage", {})
+        self.calls.append(
+            Call(
+                prompt,
+                dict(params),
+                seconds,
+                int(usage.get("prompt_tokens", 0)),
+                int(usage.get("completion_tokens", 0)),
+                response["choices"][0]["text"],
+            )
+        )
+        return response
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.client, name)
+
+
+@dataclass(frozen=True)
+class Measured:
+    """Wall time and token counts of one side of the comparison."""
+
+    seconds: float
+    cpu_seconds: float
+    prompt_tokens: int
+    completion_tokens: int
+
+    @property
+    def generated_per_s(self) -> float:
+        return self.completion_tokens / self.seconds
+
+    @property
+    def generated_per_cpu_s(self) -> float:
+        return self.completion_tokens / self.cpu_seconds
+
+    @property
+    def prompt_per_s(self) -> float:
+        return self.prompt_tokens / self.seconds
+
+
+def fresh_cache(client: Any) -> None:
+    """Give ``client`` an empty cache of the kind it had (or none) and a reset context."""
+    cache = getattr(client, "cache", None)
+    if cache is not None:
+        client.set_cache(type(cache)(capacity_bytes=cache.capacity_bytes))
+    client.reset()
+
+
+def run_pipeline(tasks: int, concurrency: int) -> tuple[Measured, list[Call], Any]:
+    """Run the loop on a fresh embedded wrapper; return timing, recorded calls and the Llama."""
+    llm: EmbeddedCompletionModel = load_embedded_model()
+    handle = llm._handle
+    client = handle.client
+    fresh_cache(client)
+    recorder = RecordingLlama(client)
+    # The handle is a frozen dataclass shared by every copy of the wrapper; swap its client.
+    object.__setattr__(handle, "client", recorder)
+    try:
+        pipeline = SelfInstructPipeline(llm, max_concurrency=concurrency, seed=0)
+        state = pipeline.new_state()
+
+        async def drive() -> None:
+            async for _ in pipeline.events(tasks, state):
+                pass
+
+        cpu, start = time.process_time(), time.perf_counter()
+        asyncio.run(drive())
+        seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    finally:
+        object.__setattr__(handle, "client", client)
+    calls = recorder.calls
+    measured = Measured(
+        seconds,
+        cpu,
+        sum(c.prompt_tokens for c in calls),
+        sum(c.completion_tokens for c in calls),
+    )
+    return measured, calls, client
+
+
+def replay(client: Any, calls: list[Call]) -> tuple[Measured, int]:
+    """Replay ``calls`` on ``client``; returns timing and how many texts differ."""
+    prompt_tokens = completion_tokens = mismatches = 0
+    cpu, start = time.process_time(), time.perf_counter()
+    for call in calls:
+        response = client.create_completion(call.prompt, **call.params)
+        usage = response["usage"]
+        prompt_tokens += usage["prompt_tokens"]
+        completion_tokens += usage["completion_tokens"]
+        mismatches += response["choices"][0]["text"] != call.text
+    seconds, cpu = time.perf_counter() - start, time.process_time() - cpu
+    return Measured(seconds, cpu, prompt_tokens, completion_tokens), mismatches
+
+
+def raw_llama(like: Any, *, cached: bool) -> Any:
+    """A new ``Llama`` with ``like``'s GGUF, context size and threads."""
+    from llama_cpp import Llama
+
+    client = Llama(
+        model_path=like.model_path,
+        n_ctx=like.n_ctx(),
+        n_threads=like.n_threads,
+        n_threads_batch=like.n_threads_batch,
+        verbose=False,
+    )
+    if cached and getattr(like, "cache", None) is not None:
+        client.set_cache(type(like.cache)(capacity_bytes=like.cache.capacity_bytes))
+    return client
+
+
+def replay_all(raw: dict[str, Any], calls: list[Call], results: dict[str, list[Measured]]) -> int:
+    """Replay ``calls`` on every raw client; returns how many texts differ from the pipeline's."""
+    mismatched = 0
+    for name, client in raw.items():
+        fresh_cache(client)
+        # A worker thread, like the pipeline's calls (asyncio's executor): in our runs,
+        # llama.cpp called from the main thread was up to 3x slower than from a worker.
+        with ThreadPoolExecutor(max_workers=1) as worker:
+            replayed, differ = worker.submit(replay, client, calls).result()
+        results[name].append(replayed)
+        mismatched += differ
+    return mismatched
+
+
+def median(values: list[float]) -> float:
+    return statistics.median(values)
+
+
+def report(results: dict[str, list[Measured]]) -> None:
+    base = results["raw + same cache"]
+    base_wall = median([m.generated_per_s for m in base])
+    base_cpu = median([m.generated_per_cpu_s for m in base])
+    rows = [
+        (
+            "side",
+            "wall s",
+            "CPU s",
+            "prompt tok",
+            "gen tok",
+            "prompt tok/s",
+            "gen tok/s",
+            "gen tok/CPU-s",
+            "vs raw (wall)",
+            "vs raw (CPU)",
+        )
+    ]
+    for name, runs in results.items():
+        gen_wall = median([m.generated_per_s for m in runs])
+        gen_cpu = median([m.generated_per_cpu_s for m in runs])
+        rows.append(
+            (
+                name,
+                f"{median([m.seconds for m in runs]):.2f}",
+                f"{median([m.cpu_seconds for m in runs]):.2f}",
+                str(runs[-1].prompt_tokens),
+                str(runs[-1].completion_tokens),
+                f"{median([m.prompt_per_s for m in runs]):.0f}",
+                f"{gen_wall:.1f}",
+                f"{gen_cpu:.1f}",
+                f"{gen_wall / base_wall:.0%}",
+                f"{gen_cpu / base_cpu:.0%}",
+            )
+        )
+    widths = [max(len(row[i]) for row in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        cells = zip(row, widths, strict=True)
+        print("  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(cells)))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="1 task, 1 repetition")
+    parser.add_argument("--tasks", type=int, default=1, help="tasks to accept per run")
+    parser.add_argument("--repeats", type=int, default=3, help="repetitions (median)")
+    parser.add_argument("--concurrency", type=int, default=8, help="pipeline max_concurrency")
+    parser.add_argument("--no-cache-baseline", action="store_true", help="also replay uncached")
+    args = parser.parse_args()
+    tasks, repeats = (1, 1) if args.quick else (args.tasks, args.repeats)
+
+    results: dict[str, list[Measured]] = {"pipeline": [], "raw + same cache": []}
+    if args.no_cache_baseline:
+        results["raw, no cache"] = []
+    in_model: list[float] = []
+    mismatched = 0
+    raw: dict[str, Any] = {}
+    calls: list[Call] = []
+    for repetition in range(repeats):
+        # Alternate which side goes first, so a drift in machine load hits both alike.
+        raw_first = repetition % 2 == 1
+        if raw_first:
+            mismatched += replay_all(raw, calls, results)
+        measured, pipeline_calls, client = run_pipeline(tasks, args.concurrency)
+        mismatched += sum(a.text != b.text for a, b in zip(calls, pipeline_calls, strict=False))
+        calls = pipeline_calls
+        results["pipeline"].append(measured)
+        in_model.append(sum(c.seconds for c in calls))
+        if not raw:
+            raw = {
+                name: raw_llama(client, cached=name == "raw + same cache")
+                for name in results
+                if name != "pipeline"
+            }
+        if not raw_first:
+            mismatched += replay_all(raw, calls, results)
+        walls = ", ".join(f"{name} {runs[-1].seconds:.1f} s" for name, runs in results.items())
+        print(f"repetition {repetition + 1}: {walls}", flush=True)
+    info = raw["raw + same cache"]
+    print(
+        f"embedded {info.model_path.rsplit('/', 1)[-1]}, n_ctx {info.n_ctx()}, "
+        f"threads {info.n_threads}/{info.n_threads_batch}; {tasks} task(s), "
+        f"concurrency {args.concurrency}, {len(calls)} calls per run, median of {repeats}"
+    )
+    report(results)
+    pipeline_wall = median([m.seconds for m in results["pipeline"]])
+    print(
+        f"time inside llama.cpp during the pipeline run: {median(in_model):.2f} s of "
+        f"{pipeline_wall:.2f} s; replayed texts differing from the pipeline's: {mismatched}"
+    )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,138 @@
+"""The ``selfinstruct`` command on the scripted fake model: help, version, runs, resume, errors."""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Any
+
+import click
+import pytest
+from click.testing import CliRunner, Result
+
+from langchain_selfinstruct import __version__
+from langchain_selfinstruct.cli import generate, main
+from langchain_selfinstruct.schema import load_tasks
+
+
+def _run(*args: str) -> Result:
+    return CliRunner().invoke(main, list(args), catch_exceptions=False)
+
+
+def _generate(out: Path, n: int, *extra: str) -> Result:
+    return _run("generate", "--model", "fake", "-n", str(n), "--out", str(out), *extra)
+
+
+def _table(text: str) -> dict[str, str]:
+    rows = (re.split(r"\s{2,}", line.strip(), maxsplit=1) for line in text.splitlines())
+    return {row[0]: row[1] for row in rows if len(row) == 2}
+
+
+def _squash(text: str) -> str:
+    # Help text is re-wrapped to the terminal width, even inside hyphenated words.
+    return "".join(text.split())
+
+
+def test_generate_help_lists_every_option_with_its_help_text() -> None:
+    result = _run("generate", "--help")
+    assert result.exit_code == 0
+    options = [p for p in generate.params if isinstance(p, click.Option)]
+    assert len(options) >= 15
+    for option in options:
+        for flag in option.opts:
+            assert flag in result.output
+        assert option.help, f"{option.name} has no help text"
+        assert _squash(option.help) in _squash(result.output), option.name
+
+
+def test_top_level_help_lists_the_commands() -> None:
+    result = _run("--help")
+    assert result.exit_code == 0
+    for command in ("generate", "export", "report"):
+        assert re.search(rf"^\s+{command}\b", result.output, flags=re.MULTILINE)
+
+
+def test_version() -> None:
+    result = _run("--version")
+    assert result.exit_code == 0
+    assert result.output.strip() == f"selfinstruct, version {__version__}"
+
+
+def test_generate_writes_the_tasks_and_prints_the_summary_table(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    result = _generate(out, 5, "--quiet")
+    assert result.exit_code == 0, result.output
+    assert [t.id for t in load_tasks(out / "tasks.jsonl")] == [
+        f"machine_task_{i}" for i in range(5)
+    ]
+    table = _table(result.stdout)
+    stats = json.loads((out / "stats.json").read_text())
+    assert table["output"] == str(out)
+    assert table["stopped because"] == "target"
+    assert table["tasks in directory"] == table["accepted this run"] == "5"
+    assert table["instances kept"] == str(stats["instances_kept"])
+    assert table["model calls / errors"] == f"{stats['model_calls']} / {stats['model_errors']}"
+    for reason, count in stats["rejected"].items():
+        assert table[f"rejected: {reason}"] == str(count)
+    assert result.stderr == ""
+
+
+def _json_summary(result: Result) -> dict[str, Any]:
+    assert result.exit_code == 0, result.output
+    record: dict[str, Any] = json.loads(result.stdout)
+    return record
+
+
+def test_json_summary_has_the_counters_and_matches_stats_json(tmp_path: Path) -> None:
+    record = _json_summary(_generate(tmp_path, 5, "--json", "--quiet"))
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert record["out_dir"] == str(tmp_path)
+    assert (record["total_tasks"], record["resumed_tasks"], record["accepted"]) == (5, 0, 5)
+    for key in ("rejected", "failures", "model_calls", "prompt_tokens", "stop_reason"):
+        assert record[key] == stats[key], key
+
+
+def test_a_rerun_resumes_and_a_larger_target_continues(tmp_path: Path) -> None:
+    _json_summary(_generate(tmp_path, 5, "--json", "--quiet"))
+    first = (tmp_path / "tasks.jsonl").read_bytes()
+
+    again = _json_summary(_generate(tmp_path, 5, "--json", "--quiet"))
+    assert (again["total_tasks"], again["resumed_tasks"], again["accepted"]) == (5, 5, 0)
+    assert again["stop_reason"] == "target"
+    assert (tmp_path / "tasks.jsonl").read_bytes() == first
+
+    more = _json_summary(_generate(tmp_path, 8, "--json", "--quiet"))
+    assert (more["total_tasks"], more["resumed_tasks"], more["accepted"]) == (8, 5, 3)
+    assert (tmp_path / "tasks.jsonl").read_bytes().startswith(first)
+    assert [t.id for t in load_tasks(tmp_path / "tasks.jsonl")][5:] == [
+        "machine_task_5",
+        "machine_task_6",
+        "machine_task_7",
+    ]
+
+
+def test_options_reach_the_settings(tmp_path: Path) -> None:
+    result = _generate(tmp_path, 2, "--quiet", "-c", "3", "--seed", "11", "--preset", "fast")
+    assert result.exit_code == 0, result.output
+    settings = json.loads((tmp_path / "settings.json").read_text())
+    assert (settings["max_concurrency"], settings["seed"], settings["preset"]) == (3, 11, "fast")
+
+
+def test_the_progress_bar_goes_to_stderr_only(tmp_path: Path) -> None:
+    result = _generate(tmp_path, 3, "--json")
+    assert result.exit_code == 0, result.output
+    assert "accepted" in result.stderr
+    assert json.loads(result.stdout)["total_tasks"] == 3
+
+
+@pytest.mark.parametrize("model", ["unknownprovider:x", "fake:-1"])
+def test_a_bad_model_gives_a_one_line_error_and_creates_nothing(tmp_path: Path, model: str) -> None:
+    out = tmp_path / "never"
+    result = _run("generate", "--model", model, "-n", "5", "--out", str(out), "--quiet")
+    assert result.exit_code == 1
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1
+    assert lines[0].startswith("Error: ")
+    assert not out.exists()
