@@ -19,7 +19,7 @@ from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal, overload
+from typing import Any, Literal, cast, overload
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, BaseLLM
@@ -293,10 +293,15 @@ class EmbeddedChatModel(_LlamaCppModel, BaseChatModel):
             "token_usage": usage,
             "model_name": self.display_name,
         }
-        usage_metadata = UsageMetadata(
-            input_tokens=usage.get("prompt_tokens", 0),
-            output_tokens=usage.get("completion_tokens", 0),
-            total_tokens=usage.get("total_tokens", 0),
+        # A cast, not the constructor: langchain-core 1.8's stubs call the optional detail keys
+        # required, 1.7's do not.
+        usage_metadata = cast(
+            "UsageMetadata",
+            {
+                "input_tokens": usage.get("prompt_tokens", 0),
+                "output_tokens": usage.get("completion_tokens", 0),
+                "total_tokens": usage.get("total_tokens", 0),
+            },
         )
         message = AIMessage(
             content=choice["message"]["content"] or "",

@@ -21,6 +21,7 @@ from typing import Any, TypedDict
 from langchain_core.caches import BaseCache
 from langchain_core.callbacks import (
     AsyncCallbackManagerForChainRun,
+    BaseCallbackManager,
     Callbacks,
     adispatch_custom_event,
 )
@@ -593,7 +594,7 @@ def _with_handler(callbacks: Callbacks, handler: UsageTracker) -> Callbacks:
         return [handler]
     if isinstance(callbacks, list):
         return [*callbacks, handler]
-    manager = callbacks.copy()
+    manager: BaseCallbackManager = callbacks.copy()
     manager.add_handler(handler, inherit=True)
     return manager
 
