@@ -22,7 +22,7 @@ from types import TracebackType
 from typing import IO, Any
 
 from langchain_selfinstruct._io import append_line_fsync, atomic_write_json
-from langchain_selfinstruct.schema import Task, TaskFileError, dump_task_line, load_tasks
+from langchain_selfinstruct.schema import Task, TaskFileError, dump_task_line, parse_task_lines
 
 __all__ = ["COMPATIBILITY_KEYS", "ResumeState", "RunDirectory", "RunDirectoryError"]
 
@@ -168,6 +168,9 @@ class RunDirectory:
             return ResumeState()
         raw = self.tasks_path.read_bytes()
         complete_end = raw.rfind(b"\n") + 1
+        # Parse everything before touching the disk, so a corrupt file fails with nothing moved.
+        tasks = parse_task_lines(self.tasks_path, raw[:complete_end])
+        _reject_duplicate_ids(self.tasks_path, tasks)
         torn = raw[complete_end:]
         if torn:
             # An append cut short by a crash was never acknowledged: keep its bytes aside for
@@ -177,8 +180,6 @@ class RunDirectory:
                 aside.flush()
                 os.fsync(aside.fileno())
             os.truncate(self.tasks_path, complete_end)
-        tasks = load_tasks(self.tasks_path) if complete_end else []
-        _reject_duplicate_ids(self.tasks_path, tasks)
         return ResumeState(tasks=tasks, torn_bytes=len(torn))
 
 

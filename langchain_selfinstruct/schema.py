@@ -29,6 +29,7 @@ __all__ = [
     "TaskFileError",
     "dump_task_line",
     "load_tasks",
+    "parse_task_lines",
     "save_tasks",
 ]
 
@@ -114,6 +115,18 @@ def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
         raw = file.read_bytes()
     except OSError as e:
         raise TaskFileError(file, None, f"cannot read task file ({e.strerror})") from e
+    tasks = parse_task_lines(file, raw)
+    if not tasks:
+        raise TaskFileError(file, None, "file is empty: expected one JSON task object per line")
+    return tasks
+
+
+def parse_task_lines(file: Path, raw: bytes) -> list[Task]:
+    """Parse JSONL task bytes read from ``file`` (named in errors); blank lines are skipped.
+
+    Raises:
+        TaskFileError: A line is too long, not UTF-8 or not a valid task.
+    """
     tasks: list[Task] = []
     for number, line_bytes in enumerate(raw.splitlines(), start=1):
         if len(line_bytes) > MAX_LINE_BYTES:
@@ -126,8 +139,6 @@ def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
             raise TaskFileError(file, number, f"not valid UTF-8 (byte {e.start})") from e
         if line.strip():
             tasks.append(_parse_task_line(file, number, line))
-    if not tasks:
-        raise TaskFileError(file, None, "file is empty: expected one JSON task object per line")
     return tasks
 
 

@@ -261,3 +261,16 @@ def test_write_stats_replaces_the_file_and_leaves_no_temporary_files(tmp_path: P
         "rejected": {"near_duplicate": 4},
     }
     assert sorted(p.name for p in tmp_path.iterdir()) == ["settings.json", "stats.json"]
+
+
+def test_corrupt_file_with_a_torn_tail_fails_before_moving_anything(tmp_path: Path) -> None:
+    from langchain_selfinstruct.run_store import RunDirectory
+    from langchain_selfinstruct.schema import TaskFileError
+
+    good = '{"id": "machine_task_0", "instruction": "Name a colour.", "instances": []}\n'
+    content = (good + "{broken\n" + '{"id": "machine_ta').encode()
+    (tmp_path / "tasks.jsonl").write_bytes(content)
+    with pytest.raises(TaskFileError, match=r"tasks\.jsonl:2: invalid JSON"):
+        RunDirectory(tmp_path).prepare({"model": "m"})
+    assert (tmp_path / "tasks.jsonl").read_bytes() == content
+    assert not (tmp_path / "tasks.jsonl.torn").exists()
