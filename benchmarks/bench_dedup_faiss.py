@@ -54,8 +54,9 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="100,000 texts, 2,000 queries, 1 run")
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=1_000)
-    parser.add_argument("--candidates", type=int, default=100)
+    parser.add_argument("--candidates", type=int, default=50)
     parser.add_argument("--index-type", default="auto")
+    parser.add_argument("--nprobe", type=int, default=16)
     parser.add_argument("--no-exact", action="store_true", help="skip ground truth and recall")
     args = parser.parse_args()
     n, n_queries, runs = (100_000, 2_000, 1) if args.quick else (args.n, args.queries, args.runs)
@@ -70,7 +71,7 @@ def main() -> None:
     index = NearDuplicateIndex(
         mode="faiss",
         candidates=args.candidates,
-        vector_config=VectorConfig(index_type=args.index_type),
+        vector_config=VectorConfig(index_type=args.index_type, nprobe=args.nprobe),
     )
     index.add(pool)
     build_s = time.perf_counter() - start

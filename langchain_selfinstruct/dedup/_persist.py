@@ -32,7 +32,7 @@ CONFIG, TEXTS, VECTORS = "config.json", "texts.json", "vectors.faiss"
 
 # FAISS index header after the 4-byte type code: int32 d, int64 ntotal (little-endian).
 _HEADER = struct.Struct("<iq")
-_ACCEPTED_TYPES = {b"IxFI": "flat", b"IHNf": "hnsw"}
+_ACCEPTED_TYPES = (b"IxFI", b"IHNf", b"IwSq", b"IwFl")  # flat, HNSW, IVF-SQ, IVF-flat (IP)
 
 
 @dataclass(frozen=True)
@@ -133,10 +133,11 @@ def _read_vectors(path: Path, checksum: object, count: int) -> Any:
         raise ValueError(f"{path.parent / CONFIG}: missing checksum for {VECTORS}")
     data = _read_verified(path, checksum)
     if len(data) < 4 + _HEADER.size or data[:4] not in _ACCEPTED_TYPES:
-        raise ValueError(f"{path}: not a FAISS flat or HNSW index")
+        raise ValueError(f"{path}: not a FAISS flat, IVF or HNSW index")
     dim, ntotal = _HEADER.unpack_from(data, 4)
-    # Checked before FAISS allocates anything from these numbers.
-    if ntotal != count or dim < 1 or dim * ntotal * 4 > len(data):
+    # Checked before FAISS allocates anything from these numbers (every stored vector takes at
+    # least one byte per component, even with 8-bit codes).
+    if ntotal != count or dim < 1 or dim * ntotal > len(data):
         raise ValueError(
             f"{path}: FAISS header says {ntotal} vectors of size {dim}, "
             f"inconsistent with {count} texts and a {len(data)}-byte file"

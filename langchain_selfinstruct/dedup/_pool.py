@@ -209,8 +209,9 @@ class TokenPool:
     def top_k(self, query: Query, k: int, taus: tuple[float, ...]) -> tuple[IntArray, FloatArray]:
         """Exact top-``k`` texts by ROUGE-L, ordered by score then insertion order.
 
-        Scores candidates above each ``tau`` in turn (decreasing, ending with 0) and stops as soon
-        as ``k`` texts beat it: every unscored text is then known to score at most ``tau``.
+        Scores candidates above each ``tau`` in turn (decreasing) and stops as soon as ``k``
+        texts beat it: every unscored text is then known to score at most ``tau``. When none
+        does, the whole pool is scored.
         """
         k = min(k, len(self.texts))
         docs = np.zeros(0, dtype=np.int64)
@@ -221,6 +222,9 @@ class TokenPool:
                 scores = self.scores(query, docs)
                 if (scores > tau).sum() >= k:
                     break
+            else:
+                docs = np.arange(len(self.texts))
+                scores = self._all_scores(query)
         positive = scores > 0
         docs, scores = docs[positive], scores[positive]
         order = np.lexsort((docs, -scores))[:k]
@@ -232,12 +236,17 @@ class TokenPool:
             scores = np.concatenate([scores, np.zeros(len(zeros))])
         return docs, scores
 
+    def _all_scores(self, query: Query) -> FloatArray:
+        # Scanning every text costs less than finding the ones that share a token with the query
+        # when, through words like "the", that is nearly all of them.
+        workers = -1 if len(self.texts) >= _PARALLEL_BATCH else 1
+        return fmeasure(lcs_many(query.code, self._codes, workers), query.length, self.lengths)
+
     def score_sum(self, query: Query) -> float:
-        """Sum of exact ROUGE-L over the whole pool (texts sharing no token add 0)."""
+        """Sum of exact ROUGE-L over the whole pool."""
         if query.length == 0 or not self.texts:
             return 0.0
-        docs, _ = self.candidates(query, 0.0)
-        return float(np.sum(self.scores(query, docs)))
+        return float(np.sum(self._all_scores(query)))
 
     def memory_bytes(self) -> int:
         """Approximate memory held by the texts, codes, postings and vocabulary."""

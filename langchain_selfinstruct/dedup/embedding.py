@@ -1,13 +1,15 @@
 """A model-free lexical embedding whose cosine tracks ROUGE-L.
 
-Each text becomes a signed feature-hashing vector of its unigram and bigram counts (the tokens of
-the index's tokenizer), L2-normalised. ROUGE-L F > 0.7 means the two texts share a common
-subsequence covering more than 70% of their combined length, hence most of their unigrams and
-most of their bigrams (every LCS step inside a run of matches is a shared bigram), so their
-count vectors point in nearly the same direction: high ROUGE-L implies high cosine. The converse
-need not hold, which is fine because the index re-scores every retrieved candidate with exact
-ROUGE-L. Hashing (crc32, not Python's salted ``hash``) makes vectors identical across processes,
-so a saved FAISS index stays valid after reload.
+Each text becomes a signed feature-hashing vector of its unigrams and (weighted) bigrams, as sets:
+the k-th repeat of a token within a text is a feature of its own. The dot product of two
+unhashed unigram vectors is then exactly the multiset overlap of their tokens, and their cosine
+``overlap / sqrt(m * n)`` bounds ROUGE-L from above, since ``lcs <= overlap`` and
+``sqrt(m * n) <= (m + n) / 2`` give ``F = 2 * lcs / (m + n) <= cosine``: a pair above 0.7 ROUGE-L
+is above 0.7 unigram cosine. Bigrams reward shared word order, which separates real near-copies
+from texts that merely share a template's words, and hashing into ``dim`` buckets adds noise of
+about ``1 / sqrt(dim)``; both are why the index retrieves several candidates and re-scores them
+exactly. Hashing uses crc32 (not Python's salted ``hash``), so vectors are identical across
+processes and a saved FAISS index stays valid after reload.
 """
 
 from __future__ import annotations
@@ -74,7 +76,7 @@ class LexicalHashEmbeddings(Embeddings):
         self,
         dim: int = 256,
         tokenizer: TokenizerName = "rouge",
-        bigram_weight: float = 0.5,
+        bigram_weight: float = 0.25,
     ) -> None:
         if isinstance(dim, bool) or not isinstance(dim, int) or dim < 8:
             raise ValueError(f"dim must be an integer of at least 8, got {dim!r}")

@@ -1,11 +1,13 @@
 """NearDuplicateIndex: the paper's ROUGE-L > 0.7 novelty filter, exact or FAISS-accelerated.
 
-Self-Instruct keeps a new instruction only when its ROUGE-L with every instruction already in the
-pool is at most 0.7 (paper §2.4: "a new instruction is added to the task pool only when its
-ROUGE-L similarity with any existing instruction is less than 0.7"; the released code rejects
-``max > 0.7``, so a score of exactly 0.7 is kept, and so is it here).
+Self-Instruct adds a generated instruction to the pool only when its ROUGE-L with every pool
+instruction is below 0.7 (paper §2.2, "Filtering and Postprocessing"); the released code rejects
+when ``max(scores) > 0.7``, so a score of exactly 0.7 is kept. Decisions here compare the very
+float ``rouge_score`` computes: some mathematically exact ties, e.g. LCS 7 between texts of 7 and
+13 tokens, come out of its arithmetic as 0.7000000000000001 and are rejected by the paper's code,
+so they are rejected here too, while ties it computes as 0.7 (LCS 7, 10 and 10 tokens) are kept.
 
-``mode="exact"`` gives the same decisions and scores as looping ``rouge_score`` over the pool, just
+``mode="exact"`` gives the same decisions and scores as looping ``rouge_score`` over the pool, only
 much faster (see :mod:`langchain_selfinstruct.dedup._pool` for the pruning proofs).
 ``mode="faiss"`` retrieves the nearest texts by embedding cosine from a FAISS index and scores
 only those exactly; with an embedding model and ``semantic_threshold`` it also rejects paraphrases
@@ -37,7 +39,7 @@ Mode: TypeAlias = Literal["exact", "faiss"]
 DuplicateReason: TypeAlias = Literal["near_duplicate", "semantic_duplicate"]
 
 #: Scores tried in turn by exact top-k search; each round scores only texts that may beat it.
-_TOP_K_STEPS = (0.5, 0.25, 0.0)
+_TOP_K_STEPS = (0.5, 0.25)
 
 
 @dataclass(frozen=True)
@@ -92,7 +94,7 @@ class NearDuplicateIndex:
 
     Args:
         threshold: A text is a near-duplicate when its ROUGE-L F-measure with some pool text is
-            strictly above this (paper §2.4: 0.7).
+            strictly above this (paper §2.2: 0.7).
         mode: ``"exact"``: every decision and score equals brute-force ``rouge_score``.
             ``"faiss"``: a FAISS index over embeddings retrieves ``candidates`` nearest texts and
             only those are scored; for very large pools.
@@ -108,7 +110,8 @@ class NearDuplicateIndex:
             model. Works in both modes (exact mode then keeps a FAISS index for this rule only).
         candidates: FAISS mode: how many nearest texts are re-scored with exact ROUGE-L.
         dim: Size of the default lexical embedding.
-        vector_config: FAISS index type and HNSW parameters.
+        vector_config: FAISS index type (flat, then IVF past 50,000 texts, by default) and
+            its search parameters.
         embed_batch_size: Texts per ``embed_documents`` call.
     """
 
@@ -120,7 +123,7 @@ class NearDuplicateIndex:
         tokenizer: TokenizerName = "rouge",
         semantic_threshold: float | None = None,
         *,
-        candidates: int = 100,
+        candidates: int = 50,
         dim: int = 256,
         vector_config: VectorConfig | None = None,
         embed_batch_size: int = 512,
@@ -388,10 +391,11 @@ class NearDuplicateIndex:
             return self._check_exact(query, k, max_cosine)
         docs = ids[found]
         scores = self._pool.scores(query, docs)
-        order = np.lexsort((docs, -scores))
-        docs, scores = docs[order], scores[order]
-        best = float(scores[0]) if len(scores) else 0.0
-        return self._verdict(best, self._named(docs[:k], scores[:k]), max_cosine)
+        best = float(scores.max()) if len(scores) else 0.0
+        if not k:
+            return self._verdict(best, [], max_cosine)
+        order = np.lexsort((docs, -scores))[:k]
+        return self._verdict(best, self._named(docs[order], scores[order]), max_cosine)
 
     def _verdict(
         self, best: float, similar: list[tuple[str, float]], max_cosine: float | None

@@ -76,16 +76,42 @@ def test_faiss_mode_scores_are_exact_rouge_l() -> None:
         assert check.is_duplicate == (check.max_score > 0.7)
 
 
-def test_hnsw_takes_over_past_the_flat_limit_without_losing_vectors() -> None:
-    pool = _corpus(30, 300)
-    config = VectorConfig(flat_limit=200, hnsw_m=16, ef_search=64)
+def test_ivf_takes_over_past_the_flat_limit_without_losing_vectors() -> None:
+    pool = _corpus(30, 1100)
+    config = VectorConfig(flat_limit=200, nprobe=64)
     index = NearDuplicateIndex(mode="faiss", vector_config=config)
     index.add(pool[:150])
     assert index._vectors is not None and index._vectors.kind == "flat"
-    index.add(pool[150:])
-    assert index._vectors.kind == "hnsw" and len(index._vectors) == 300
-    for text in pool[::37]:
-        assert index.most_similar(text, k=1)[0][1] == 1.0
+    index.add(pool[150:250])
+    assert index._vectors.kind == "ivf" and len(index._vectors) == 250
+    trained_lists = index._vectors.raw.nlist
+    index.add(pool[250:])  # grew past 4x the training size: rebuilt with more cells
+    assert len(index._vectors) == 1100 and index._vectors.raw.nlist > trained_lists
+    for i in range(0, 1100, 37):
+        assert index.most_similar(pool[i], k=1)[0][1] == 1.0
+
+
+@pytest.mark.parametrize(
+    "config",
+    [VectorConfig(index_type="hnsw", hnsw_m=16), VectorConfig(index_type="ivf", nlist=4, nprobe=4)],
+)
+def test_explicit_index_types_find_exact_copies(config: VectorConfig) -> None:
+    pool = _corpus(31, 400)
+    index = NearDuplicateIndex(mode="faiss", vector_config=config)
+    index.add(pool)
+    assert index._vectors is not None and index._vectors.kind == config.index_type
+    assert all(index.is_near_duplicate_batch(pool[::13]))
+
+
+def test_vector_config_validation() -> None:
+    with pytest.raises(ValueError, match="index_type"):
+        VectorConfig(index_type="lsh")  # type: ignore[arg-type]
+    with pytest.raises(ValueError, match="nprobe"):
+        VectorConfig(nprobe=0)
+    with pytest.raises(ValueError, match="ivf_storage"):
+        VectorConfig(ivf_storage="pq")  # type: ignore[arg-type]
+    assert VectorConfig().lists_for(1_000_000) == 4096
+    assert VectorConfig().lists_for(10) == 1
 
 
 def test_semantic_threshold_rejects_paraphrases_and_reports_the_rule() -> None:
@@ -168,3 +194,18 @@ def test_concurrent_adds_in_faiss_mode_keep_vectors_and_texts_aligned() -> None:
     assert len(index) == 400 and index._vectors is not None and len(index._vectors) == 400
     for text in list(index.texts)[::50]:
         assert index.most_similar(text, k=1) == [(text, 1.0)]
+
+
+def test_unhashed_unigram_cosine_bounds_rouge_l_from_above() -> None:
+    # With bigrams off and (almost) no hash collisions, cosine = overlap / sqrt(m n) >= F.
+    emb = LexicalHashEmbeddings(dim=1 << 16, bigram_weight=0.0)
+    gen = NearDuplicateGenerator(seed=12)
+    texts = [gen.next(dup_share=0.7) for _ in range(150)]
+    vectors = emb.embed_array(texts)
+    gaps = [
+        float(vectors[i] @ vectors[j]) - rouge_l(texts[i], texts[j])
+        for i in range(len(texts))
+        for j in range(i)
+    ]
+    assert sum(gap >= -1e-6 for gap in gaps) >= 0.99 * len(gaps)
+    assert min(gaps) > -0.2

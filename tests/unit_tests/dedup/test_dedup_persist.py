@@ -33,6 +33,7 @@ def _queries() -> list[str]:
         {"tokenizer": "unicode", "threshold": 0.5},
         {"mode": "faiss"},
         {"mode": "faiss", "vector_config": VectorConfig(index_type="hnsw", hnsw_m=8)},
+        {"mode": "faiss", "vector_config": VectorConfig(index_type="ivf", ivf_storage="sq8")},
     ],
 )
 def test_round_trip_gives_identical_answers(tmp_path: Path, kwargs: dict[str, object]) -> None:
@@ -122,7 +123,7 @@ def test_missing_file_is_named(saved: Path, name: str) -> None:
         (lambda c: c["settings"]["vector_config"].update(hnsw_m=-1), "invalid settings"),
         (lambda c: c["settings"]["vector_config"].update(__class__="x"), "invalid settings"),
         (lambda c: c["settings"].update(embedding={"kind": "lexical", "dim": "big"}), "lexical"),
-        (lambda c: c.update(count=3), "holds 5 texts, config says 3"),
+        (lambda c: c.update(count=3), f"holds {len(TEXTS)} texts, config says 3"),
     ],
 )
 def test_hostile_config_values_give_clear_errors(
