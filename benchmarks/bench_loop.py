@@ -10,14 +10,11 @@
 2. Throughput with a 50 ms fake model at concurrency 32 against the ideal of
    ``concurrency / latency`` model calls per second (measured: model calls / wall time). The
    run also reports CPU per model call (the ceiling it implies on one core), mean calls in
-   flight and the number of rounds, and repeats the run at a 0.5 s latency, where CPU no longer
-   matters, to isolate what the round structure alone costs.
+   flight, the rate in the steady middle of the run (model calls starting between the 10th and
+   the 90th percentile of start times, so without the ramp-up and the tail) and repeats the run
+   at a 0.5 s latency, where CPU no longer matters, to isolate what scheduling alone costs.
 
-Usage: ``python benchmarks/bench_loop.py [--quick] [--runs 3] [--only overhead|throughput]
-[--inline-tracker]``
-
-``--inline-tracker`` is a what-if: it runs the usage tracker inline and hides chain events from
-it (``run_inline = True``, ``ignore_chain = True``), to measure what that change would save.
+Usage: ``python benchmarks/bench_loop.py [--quick] [--runs 3] [--only overhead|throughput]``
 """
 
 from __future__ import annotations
@@ -47,7 +44,6 @@ from langchain_selfinstruct.presets import get_preset
 from langchain_selfinstruct.run_store import RunDirectory
 from langchain_selfinstruct.runner import run_settings, run_to_directory
 from langchain_selfinstruct.schema import Instance, Task, save_tasks
-from langchain_selfinstruct.stats import UsageTracker
 from langchain_selfinstruct.steps import InstructionFilter
 from langchain_selfinstruct.steps.filtering import InstructionFilterResult
 
@@ -193,6 +189,12 @@ class LoopRun:
     def in_flight(self) -> float:
         return self.model_s / self.wall_s
 
+    def steady_rate(self) -> float:
+        """Model calls per second started between the 10th and 90th percentile start times."""
+        starts = sorted(start for start, _ in self.clock.spans)
+        low, high = len(starts) // 10, len(starts) * 9 // 10
+        return (high - low) / (starts[high] - starts[low])
+
 
 def run_loop(pool: list[Task], target: int, latency_s: float, concurrency: int) -> LoopRun:
     pipeline, clock = timed_pipeline(latency_s, concurrency)
@@ -318,6 +320,7 @@ def throughput_rows(cases: list[tuple[float, int, int, int]]) -> None:
             "calls/s",
             "ideal",
             "ratio",
+            "steady",
             "in flight",
             "CPU ms/call",
             "CPU ceiling",
@@ -338,6 +341,7 @@ def throughput_rows(cases: list[tuple[float, int, int, int]]) -> None:
                 f"{run.calls / run.wall_s:.0f}",
                 f"{ideal:.0f}",
                 f"{run.calls / run.wall_s / ideal:.0%}",
+                f"{run.steady_rate() / ideal:.0%}",
                 f"{run.in_flight():.1f}",
                 f"{1000 * cpu_per_call:.2f}",
                 f"{1 / cpu_per_call:.0f}/s",
@@ -345,26 +349,18 @@ def throughput_rows(cases: list[tuple[float, int, int, int]]) -> None:
         )
     print(table(rows))
     print(
-        "(ratio = measured calls/s over concurrency/latency; in flight = mean model calls "
-        "in flight; CPU ceiling = calls/s one core sustains at this CPU per call)"
+        "(ratio = measured calls/s over concurrency/latency; steady = the same for calls started "
+        "between the 10th and 90th percentile start times; in flight = mean model calls in "
+        "flight; CPU ceiling = calls/s one core sustains at this CPU per call)"
     )
-
-
-def inline_tracker() -> None:
-    UsageTracker.run_inline = True
-    for name in ("ignore_chain", "ignore_retry", "ignore_agent", "ignore_retriever"):
-        setattr(UsageTracker, name, property(lambda self: True))
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="small pool and targets")
     parser.add_argument("--runs", type=int, default=3, help="runs per row (median)")
-    parser.add_argument("--inline-tracker", action="store_true", help="what-if, see above")
     parser.add_argument("--only", choices=["overhead", "throughput"], help="run one part only")
     args = parser.parse_args()
-    if args.inline_tracker:
-        inline_tracker()
     runs = 1 if args.quick else args.runs
     pool_sizes = [0, 5_000] if args.quick else [0, 52_000]
     if args.only != "throughput":

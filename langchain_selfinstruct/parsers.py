@@ -74,6 +74,7 @@ _NO_INPUT = re.compile(
 _TRUNCATED = frozenset({"length", "max_tokens"})
 
 _M = TypeVar("_M", bound=BaseModel)
+_T = TypeVar("_T")
 
 
 def is_truncated(generation: Generation) -> bool:
@@ -158,7 +159,19 @@ def _split_list(text: str, first_item_unnumbered: bool) -> list[str]:
     return ["\n".join(part for part in item if part) for item in items]
 
 
-class NumberedListParser(BaseOutputParser[list[str]]):
+class _InlineParser(BaseOutputParser[_T]):
+    """A parser whose async path parses inline.
+
+    ``BaseOutputParser.aparse_result`` hands ``parse_result`` to the thread pool; for a parse
+    that takes microseconds the hop costs more than the parse, once per model call.
+    """
+
+    async def aparse_result(self, result: list[Generation], *, partial: bool = False) -> _T:
+        """Parse on the calling thread; see :meth:`parse_result`."""
+        return self.parse_result(result, partial=partial)
+
+
+class NumberedListParser(_InlineParser[list[str]]):
     r"""Parse a numbered or bulleted list of instructions (paper §2.2, instruction generation).
 
     Accepts ``9.``, ``9)``, ``Task 9:``, ``Instruction 9:`` and ``-``/``*``/``•`` markers, skips a
@@ -205,7 +218,7 @@ class NumberedListParser(BaseOutputParser[list[str]]):
         return "Write one task per line as a numbered list: '1. <instruction>', '2. ...'."
 
 
-class YesNoParser(BaseOutputParser[bool]):
+class YesNoParser(_InlineParser[bool]):
     r"""Parse a yes/no answer such as the classification question (paper §2.2).
 
     The first ``yes``/``no`` word decides, looked for only at the start of the answer (first line,
@@ -340,7 +353,7 @@ def _output_first_raw(block: list[str]) -> tuple[str, str]:
     return _join(kept), _unquote(label.strip("*_ ").strip())
 
 
-class InstanceParser(BaseOutputParser[list[Instance]]):
+class InstanceParser(_InlineParser[list[Instance]]):
     r"""Parse generated instances in the paper's input-first or output-first format (paper §2.2).
 
     ``input_first`` reads ``Example N`` blocks with an optional ``Input:`` (or any custom

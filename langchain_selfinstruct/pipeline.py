@@ -1,19 +1,23 @@
 """The Self-Instruct bootstrap loop (Wang et al., 2022, §2 and Figure 1).
 
-Each round samples prompt instructions from the pool (6 human + 2 machine once two machine tasks
-exist), asks the model for new instructions, filters them against the pool and each other, asks
-whether each survivor is a classification task, generates instances input-first or output-first,
-filters the instances, and adds the survivors to the pool. Rounds repeat until the target number
-of new tasks is reached, the budget is spent, or too many rounds in a row bring nothing.
+Each generation call samples prompt instructions from the pool (6 human + 2 machine once two
+machine tasks exist) and asks the model for new instructions; they are filtered against the pool,
+every earlier kept candidate and each other. Each survivor is asked whether it is a
+classification task, gets instances input-first or output-first, has them filtered, and joins the
+pool. Work is scheduled continuously (see :class:`_Scheduler`) until the target number of new
+tasks is reached, the budget is spent, or too many rounds in a row (``max_concurrency``
+generations each) bring nothing.
 """
 
 from __future__ import annotations
 
+import asyncio
+import math
 import os
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypedDict
@@ -30,10 +34,9 @@ from langchain_core.runnables import (
     Runnable,
     RunnableBinding,
     RunnableConfig,
-    RunnableLambda,
     RunnableSerializable,
 )
-from langchain_core.runnables.config import ensure_config, patch_config
+from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
 
 from langchain_selfinstruct._sync import iterate_in_thread
@@ -52,7 +55,7 @@ from langchain_selfinstruct.steps import (
     InstructionFilter,
     InstructionGenerator,
 )
-from langchain_selfinstruct.steps._rules import normalize_instruction
+from langchain_selfinstruct.steps.filtering import DuplicateIndex
 
 __all__ = [
     "PROGRESS_EVENT",
@@ -90,7 +93,10 @@ class Rejected:
 
 @dataclass(frozen=True)
 class RoundFinished:
-    """A round ended; ``stats`` are the run's counters so far."""
+    """A round ended: ``max_concurrency`` more generations were committed, or the run ended.
+
+    ``stats`` are the run's counters so far.
+    """
 
     stats: RunStats
 
@@ -122,6 +128,7 @@ class _Candidate:
     text: str
     prompt_ids: tuple[str, ...]
     similar: tuple[tuple[str, float], ...]
+    average: float | None
 
 
 class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
@@ -167,7 +174,8 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     preset: Preset = Field(default_factory=lambda: get_preset("faithful"))
     """Sampling parameters and paper constants, or a preset name (default ``faithful``)."""
     max_concurrency: int = Field(default=8, ge=1)
-    """Maximum number of tasks worked on concurrently (each makes one model call at a time)."""
+    """Units of work in flight at once: generation calls and candidates being completed (each
+    makes one model call at a time). Also the number of generations in a round."""
     seed: int = 0
     """Seed of the prompt sampler."""
     index: NearDuplicateIndex | None = None
@@ -185,7 +193,8 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     prices: dict[str, tuple[float, float]] = Field(default_factory=dict)
     """Extra entries for the price table, USD per million (input, output) tokens."""
     max_stalled_rounds: int = Field(default=5, ge=1)
-    """Stop after this many consecutive rounds that accept nothing."""
+    """Stop after this many consecutive rounds (``max_concurrency`` generations each) that
+    accept nothing."""
     model_label: str | None = None
     """Model name recorded in provenance; derived from ``llm`` when omitted."""
 
@@ -328,7 +337,12 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     async def events(
         self, target: int, state: LoopState, config: RunnableConfig | None = None
     ) -> AsyncIterator[LoopEvent]:
-        """Run rounds until ``target`` tasks are accepted in this run, yielding what happens.
+        """Run the loop until ``target`` tasks are accepted in this run, yielding what happens.
+
+        Work is scheduled continuously: up to ``max_concurrency`` units (one instruction
+        generation, or one candidate's classification and instance generation) run at once,
+        and a freed slot is refilled at once. Results are committed in generation order, so a
+        deterministic model gives the same tasks, ids and events whatever the timing.
 
         Args:
             target: Number of new tasks to accept.
@@ -341,26 +355,8 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         """
         config = ensure_config(config)
         config["callbacks"] = _with_handler(config.get("callbacks"), state.usage)
-        stalled = 0
-        while state.stats.accepted < target:
-            reason = self._stop_reason(state)
-            if reason is not None:
-                state.stats.stop_reason = reason
-                break
-            before = state.stats.accepted
-            async for event in self._round(target - state.stats.accepted, state, config):
-                yield event
-            state.stats.rounds += 1
-            self._account(state)
-            stalled = stalled + 1 if state.stats.accepted == before else 0
-            if stalled >= self.max_stalled_rounds:
-                state.stats.stop_reason = "stalled"
-            await _progress(state, target, config)
-            yield RoundFinished(state.stats)
-            if state.stats.stop_reason == "stalled":
-                break
-        else:
-            state.stats.stop_reason = "target"
+        async for event in _Scheduler(self, target, state, config).run():
+            yield event
 
     def _stop_reason(self, state: LoopState) -> str | None:
         if state.stop.is_set():
@@ -387,108 +383,28 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     def _price(self) -> tuple[float, float] | None:
         return price_for(self.resolved_model_name, self.prices)
 
-    async def _round(
-        self, remaining: int, state: LoopState, config: RunnableConfig
-    ) -> AsyncIterator[LoopEvent]:
-        prompts = [self._sample_prompt(state) for _ in range(min(self.max_concurrency, remaining))]
-        batch_config = patch_config(config, max_concurrency=self.max_concurrency)
-        generated = await self._generator.abatch(
-            [[task.instruction for task in prompt] for prompt in prompts],
-            batch_config,
-            return_exceptions=True,
-        )
-        texts: list[str] = []
-        origin: dict[str, tuple[str, ...]] = {}
-        for prompt, result in zip(prompts, generated, strict=True):
-            ids = tuple(task.id for task in prompt)
-            if isinstance(result, BaseException):
-                state.stats.failures["generate_instructions"] += 1
-                yield Rejected(
-                    _failure_record(
-                        "generate_instructions", result, self._secrets, prompt_task_ids=ids
-                    )
-                )
-                continue
-            state.stats.generated_instructions += len(result)
-            for text in result:
-                origin.setdefault(normalize_instruction(text), ids)
-                texts.append(text)
-        filtered = [item async for item in self._filter(texts, origin, state, config)]
-        kept = [item for item in filtered if isinstance(item, _Candidate)]
-        chosen = kept[:remaining]
-        state.stats.surplus += len(kept) - len(chosen)
-        for item in filtered:
-            if isinstance(item, Rejected):
-                yield item
-        async for event in self._complete(chosen, state, batch_config):
-            yield event
-
-    def _sample_prompt(self, state: LoopState) -> list[Task]:
+    def _sample_prompt(self, state: LoopState, machine: Sequence[Task]) -> list[Task]:
         # Paper §2.1: 8 prompt instructions, 6 human-written and 2 machine-generated.
         preset = self.preset
-        num_machine = min(
-            preset.num_prompt_instructions - preset.num_human_in_prompt, len(state.machine)
-        )
+        num_machine = min(preset.num_prompt_instructions - preset.num_human_in_prompt, len(machine))
         num_human = min(preset.num_prompt_instructions - num_machine, len(state.seeds))
         prompt = state.rng.sample(state.seeds, num_human) + state.rng.sample(
-            state.machine, num_machine
+            list(machine), num_machine
         )
         state.rng.shuffle(prompt)
         return prompt
 
-    async def _filter(
-        self,
-        texts: list[str],
-        origin: Mapping[str, tuple[str, ...]],
-        state: LoopState,
-        config: RunnableConfig,
-    ) -> AsyncIterator[_Candidate | Rejected]:
+    def _instruction_filter(self, state: LoopState) -> InstructionFilter:
         instruction_filter = self.instruction_filter or InstructionFilter(
-            index=state.index,
             threshold=self.preset.rouge_threshold,
             min_words=self.preset.min_words,
             max_words=self.preset.max_words,
         )
+        # The loop adds kept texts to the index itself, after recording their mean similarity.
+        update: dict[str, Any] = {"update_index": False}
         if instruction_filter.index is None:
-            instruction_filter = instruction_filter.model_copy(update={"index": state.index})
-        result = await instruction_filter.ainvoke(texts, config)
-        for rejection in result.rejected:
-            state.stats.rejected[rejection.reason] += 1
-            yield Rejected(
-                {
-                    "stage": "filter_instructions",
-                    "reason": rejection.reason,
-                    "instruction": rejection.text,
-                    "detail": rejection.detail,
-                    "prompt_task_ids": list(origin.get(rejection.text, ())),
-                }
-            )
-        for text in result.kept:
-            yield _Candidate(
-                text=text,
-                prompt_ids=origin.get(text, ()),
-                similar=tuple(result.similar.get(text, ())),
-            )
-
-    async def _complete(
-        self, chosen: list[_Candidate], state: LoopState, config: RunnableConfig
-    ) -> AsyncIterator[LoopEvent]:
-        finish = RunnableLambda(self._finish_task, name="self_instruct.complete_task")
-        outcomes = await finish.abatch(chosen, config, return_exceptions=True)
-        for candidate, outcome in zip(chosen, outcomes, strict=True):
-            if isinstance(outcome, BaseException):
-                stage = getattr(outcome, "self_instruct_stage", "complete_task")
-                state.stats.failures[stage] += 1
-                yield Rejected(
-                    _failure_record(stage, outcome, self._secrets, instruction=candidate.text)
-                )
-                continue
-            task, rejects = outcome
-            for record in rejects:
-                state.stats.rejected[record["reason"]] += 1
-                yield Rejected(record)
-            if task is not None:
-                yield Accepted(self._accept(task, candidate, state))
+            update["index"] = state.index
+        return instruction_filter.model_copy(update=update)
 
     async def _finish_task(
         self, candidate: _Candidate, config: RunnableConfig
@@ -524,7 +440,6 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         return result.task, rejects
 
     def _accept(self, task: Task, candidate: _Candidate, state: LoopState) -> Task:
-        average = state.index.average_similarity(candidate.text)
         accepted = task.model_copy(
             update={
                 "id": state.next_id,
@@ -533,15 +448,342 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                 "model_params": self.preset.instruction_generation.model_dump(exclude_none=True),
                 "prompt_task_ids": list(candidate.prompt_ids),
                 "most_similar": dict(candidate.similar[:10]),
-                "avg_similarity_score": average,
+                "avg_similarity_score": candidate.average,
                 "created_at": datetime.now(timezone.utc),
             }
         )
         state.machine.append(accepted)
-        state.index.add([accepted.instruction])
         state.stats.accepted += 1
         state.stats.instances_kept += len(accepted.instances)
         return accepted
+
+
+Outcome = tuple[Task | None, list[dict[str, Any]]]
+
+
+@dataclass
+class _Generation:
+    """One instruction-generation call and the candidates it contributed."""
+
+    prompt: list[Task]
+    result: list[str] | BaseException | None = None
+    rejects: list[Rejected] = field(default_factory=list)
+    generated: int = 0
+    emitted: bool = False
+    end: int = 0
+    """Position after its last kept candidate."""
+
+    @property
+    def prompt_ids(self) -> tuple[str, ...]:
+        return tuple(task.id for task in self.prompt)
+
+
+class _Scheduler:
+    """One run of the loop: keeps ``max_concurrency`` units of work busy, commits in order.
+
+    Why not rounds of ``abatch``: a round waits for its slowest call, so at 50 ms per call and
+    32 slots only about a third of the slots were busy (benchmarks/README.md). Here every result
+    is handled as it arrives, and determinism comes from committing in a fixed order instead:
+
+    - generations are numbered; their results are filtered in that order against the pool plus
+      every candidate kept from earlier generations (the paper's code also dedups against all
+      kept instructions, before instances exist), so filter decisions never depend on timing;
+    - kept candidates are numbered in filter order and started in that order; their outcomes
+      are committed in that order, so ids and the accepted set are the first ``target``
+      successes whatever finishes first;
+    - generation ``g`` samples its machine prompt tasks from the pool as it stood once
+      generation ``g - lag`` was committed (``lag`` = ``max_concurrency``), so prompts do not
+      depend on timing either.
+    """
+
+    def __init__(
+        self,
+        pipeline: SelfInstructPipeline,
+        target: int,
+        state: LoopState,
+        config: RunnableConfig,
+    ) -> None:
+        self.pipeline, self.target, self.state, self.config = pipeline, target, state, config
+        self.width = pipeline.max_concurrency
+        self.lag = self.width
+        self.instruction_filter = pipeline._instruction_filter(state)
+        self.generations: list[_Generation] = []
+        self.filtered = 0
+        self.candidates: list[_Candidate] = []
+        self.started = 0
+        self.outcomes: dict[int, Outcome | BaseException] = {}
+        self.live = 0
+        """Started candidates not committed and not known to have failed."""
+        self.resolved, self.succeeded = 0, 0
+        self.running: dict[asyncio.Future[Any], tuple[str, int]] = {}
+        self.done: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
+        self.committed_generations, self.committed = 0, 0
+        self.pool_after: list[int] = [len(state.machine)]
+        """Machine pool size once generation ``h - 1`` was committed, by ``h``."""
+        self.halt: str | None = None
+        self.round_accepted, self.stalled, self.unreported = 0, 0, False
+
+    # -- main loop ----------------------------------------------------------------------------
+
+    async def run(self) -> AsyncIterator[LoopEvent]:
+        try:
+            while True:
+                filtered = False
+                if self.state.stats.stop_reason is None:
+                    # One generation at a time, so slots freed meanwhile are refilled between.
+                    filtered = await self._filter_next()
+                    for event in self._commit():
+                        if isinstance(event, RoundFinished):
+                            await _progress(self.state, self.target, self.config)
+                        yield event
+                if self.state.stats.stop_reason is None:
+                    self._launch()
+                if filtered:
+                    continue
+                # Calls in flight are awaited even once the run is decided, so every call
+                # made is counted as answered or failed (and llama.cpp cannot be interrupted).
+                if not self.running:
+                    break
+                self._collect(await self.done.get())
+                while not self.done.empty():
+                    self._collect(self.done.get_nowait())
+            for event in self._finish():
+                await _progress(self.state, self.target, self.config)
+                yield event
+        finally:
+            await self._cancel(self.running)
+
+    def _finish(self) -> list[LoopEvent]:
+        stats = self.state.stats
+        stats.stop_reason = stats.stop_reason or self.halt or "stalled"
+        if self.committed_generations < len(self.generations):
+            current = self.generations[self.committed_generations]
+            if current.emitted:
+                stats.surplus += current.end - self.committed
+        self.pipeline._account(self.state)
+        return [self._round_finished()] if self.unreported else []
+
+    async def _cancel(self, running: Mapping[asyncio.Future[Any], Any]) -> None:
+        for task in running:
+            task.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
+
+    # -- launching work -----------------------------------------------------------------------
+
+    def _launch(self) -> None:
+        while len(self.running) < self.width and self.halt is None:
+            self.pipeline._account(self.state)
+            reason = self.pipeline._stop_reason(self.state)
+            if reason is not None:
+                # Work in flight finishes, and candidates in it may still be accepted.
+                self.halt = reason
+                return
+            queued = self.started < len(self.candidates)
+            wanted = self._wanted_generations(idle=not queued or not self._may_start())
+            if wanted and self._may_sample():
+                self._start_generation()
+            elif queued and self._may_start():
+                self._start_candidate()
+            else:
+                return
+
+    def _promised(self) -> int:
+        return self.state.stats.accepted + self.live
+
+    def _may_start(self) -> bool:
+        return self._promised() < self.target
+
+    def _wanted_generations(self, *, idle: bool) -> bool:
+        """Whether another generation call is worth a free slot.
+
+        Generations come first while the candidates queued and expected from generations in
+        flight would not fill every slot. A slot that would otherwise idle also takes one, as
+        long as those candidates are not already enough to reach the target.
+        """
+        success = self.succeeded / self.resolved if self.resolved else 1.0
+        needed = math.ceil((self.target - self._promised()) / max(success, 0.05))
+        kept_per_call = len(self.candidates) / self.filtered if self.filtered else 1.0
+        pending = len(self.generations) - self.filtered
+        expected = len(self.candidates) - self.started + pending * kept_per_call
+        return expected < (needed if idle else min(self.width, needed))
+
+    def _may_sample(self) -> bool:
+        return len(self.generations) - self.lag <= self.committed_generations
+
+    def _start_generation(self) -> None:
+        number = len(self.generations)
+        machine = self.state.machine[: self.pool_after[max(number - self.lag, 0)]]
+        generation = _Generation(prompt=self.pipeline._sample_prompt(self.state, machine))
+        self.generations.append(generation)
+        texts = [task.instruction for task in generation.prompt]
+        self._track(self.pipeline._generator.ainvoke(texts, self.config), "generate", number)
+
+    def _start_candidate(self) -> None:
+        number = self.started
+        self.started += 1
+        self.live += 1
+        # Not wrapped in a Runnable of its own: the steps inside are traced under their names,
+        # and one more run per candidate costs more CPU than the instance filter.
+        self._track(
+            self.pipeline._finish_task(self.candidates[number], self.config), "complete", number
+        )
+
+    def _track(self, call: Coroutine[Any, Any, Any], kind: str, number: int) -> None:
+        task = asyncio.ensure_future(call)
+        self.running[task] = (kind, number)
+        task.add_done_callback(self.done.put_nowait)
+
+    # -- results ------------------------------------------------------------------------------
+
+    def _collect(self, task: asyncio.Future[Any]) -> None:
+        kind, number = self.running.pop(task)
+        if task.cancelled():
+            return
+        error = task.exception()
+        if error is not None and not isinstance(error, Exception):
+            raise error
+        outcome = error if error is not None else task.result()
+        if kind == "generate":
+            self.generations[number].result = outcome
+            return
+        self.outcomes[number] = outcome
+        self.resolved += 1
+        if isinstance(outcome, BaseException) or outcome[0] is None:
+            self.live -= 1
+        else:
+            self.succeeded += 1
+
+    async def _filter_next(self) -> bool:
+        """Filter the next generation in order, if its result has arrived."""
+        if self.filtered == len(self.generations):
+            return False
+        generation = self.generations[self.filtered]
+        if generation.result is None:
+            return False
+        if isinstance(generation.result, BaseException):
+            generation.rejects.append(
+                Rejected(
+                    _failure_record(
+                        "generate_instructions",
+                        generation.result,
+                        self.pipeline._secrets,
+                        prompt_task_ids=generation.prompt_ids,
+                    )
+                )
+            )
+        else:
+            await self._filter(generation, generation.result)
+        generation.end = len(self.candidates)
+        self.filtered += 1
+        return True
+
+    async def _filter(self, generation: _Generation, texts: list[str]) -> None:
+        generation.generated = len(texts)
+        result = await self.instruction_filter.ainvoke(texts, self.config)
+        ids = list(generation.prompt_ids)
+        generation.rejects.extend(
+            Rejected(
+                {
+                    "stage": "filter_instructions",
+                    "reason": rejection.reason,
+                    "instruction": rejection.text,
+                    "detail": rejection.detail,
+                    "prompt_task_ids": ids,
+                }
+            )
+            for rejection in result.rejected
+        )
+        index = self.instruction_filter.index
+        averages = _register(index, result.kept) if index else {}
+        self.candidates.extend(
+            _Candidate(
+                text=text,
+                prompt_ids=generation.prompt_ids,
+                similar=tuple(result.similar.get(text, ())),
+                average=averages.get(text),
+            )
+            for text in result.kept
+        )
+
+    # -- committing in order ------------------------------------------------------------------
+
+    def _commit(self) -> list[LoopEvent]:
+        events: list[LoopEvent] = []
+        stats = self.state.stats
+        while self.committed_generations < self.filtered and stats.stop_reason is None:
+            generation = self.generations[self.committed_generations]
+            if not generation.emitted:
+                events.extend(self._emit(generation))
+            while self.committed < generation.end and stats.stop_reason is None:
+                outcome = self.outcomes.pop(self.committed, None)
+                if outcome is None:
+                    return events
+                events.extend(self._commit_candidate(self.candidates[self.committed], outcome))
+                self.committed += 1
+            if stats.stop_reason is None:
+                self.committed_generations += 1
+                self.pool_after.append(len(self.state.machine))
+                if self.committed_generations % self.width == 0:
+                    events.append(self._end_round())
+        return events
+
+    def _emit(self, generation: _Generation) -> list[LoopEvent]:
+        generation.emitted = True
+        self.unreported = True
+        stats = self.state.stats
+        stats.generated_instructions += generation.generated
+        for event in generation.rejects:
+            if event.record["reason"] == "step_failed":
+                stats.failures[event.record["stage"]] += 1
+            else:
+                stats.rejected[event.record["reason"]] += 1
+        return list(generation.rejects)
+
+    def _commit_candidate(
+        self, candidate: _Candidate, outcome: Outcome | BaseException
+    ) -> list[LoopEvent]:
+        stats = self.state.stats
+        if isinstance(outcome, BaseException):
+            stage = getattr(outcome, "self_instruct_stage", "complete_task")
+            stats.failures[stage] += 1
+            record = _failure_record(
+                stage, outcome, self.pipeline._secrets, instruction=candidate.text
+            )
+            return [Rejected(record)]
+        task, rejects = outcome
+        events: list[LoopEvent] = []
+        for record in rejects:
+            stats.rejected[record["reason"]] += 1
+            events.append(Rejected(record))
+        if task is not None:
+            self.live -= 1
+            events.append(Accepted(self.pipeline._accept(task, candidate, self.state)))
+            self.round_accepted += 1
+            if stats.accepted >= self.target:
+                stats.stop_reason = "target"
+        return events
+
+    def _end_round(self) -> RoundFinished:
+        self.stalled = 0 if self.round_accepted else self.stalled + 1
+        self.round_accepted = 0
+        event = self._round_finished()
+        if self.stalled >= self.pipeline.max_stalled_rounds:
+            self.state.stats.stop_reason = "stalled"
+        return event
+
+    def _round_finished(self) -> RoundFinished:
+        self.unreported = False
+        self.state.stats.rounds += 1
+        self.pipeline._account(self.state)
+        return RoundFinished(self.state.stats)
+
+
+def _register(index: DuplicateIndex, kept: list[str]) -> dict[str, float]:
+    """Mean ROUGE-L of each kept text against the pool (paper's avg score), then add them."""
+    average = getattr(index, "average_similarity", None)
+    averages = {text: average(text) for text in kept} if average is not None else {}
+    index.add(kept)
+    return averages
 
 
 def _with_cache(llm: Runnable[Any, Any], cache: BaseCache | bool) -> Runnable[Any, Any]:

@@ -6,6 +6,7 @@ them instead of recomputing anything.
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections import Counter
 from collections.abc import Mapping
@@ -66,9 +67,12 @@ class RunStats:
     accepted: int = 0
     """Tasks accepted into the pool during this run."""
     rounds: int = 0
-    """Generation rounds completed."""
+    """Rounds reported: one per ``max_concurrency`` generations committed, plus the last one."""
     generated_instructions: int = 0
-    """Candidate instructions parsed from the model, before filtering."""
+    """Candidate instructions parsed from the model, before filtering.
+
+    Counts the generations committed before the run stopped; generations still in flight or
+    waiting to be committed at the end are dropped with their candidates."""
     instances_kept: int = 0
     """Instances kept on accepted tasks."""
     rejected: Counter[str] = field(default_factory=Counter)
@@ -123,7 +127,13 @@ class UsageTracker(BaseCallbackHandler):
 
     Chat models report ``AIMessage.usage_metadata``; completion models report
     ``llm_output["token_usage"]`` (OpenAI style). Both are read.
+
+    It runs inline and ignores chain events: a synchronous handler that is not inline is sent
+    every start and end event of every nested Runnable through the thread pool, which cost
+    more CPU per model call than the rest of the step (benchmarks/README.md).
     """
+
+    run_inline = True
 
     def __init__(self) -> None:
         super().__init__()
@@ -142,9 +152,26 @@ class UsageTracker(BaseCallbackHandler):
             self.completion_tokens += completion
 
     def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
-        """Count a failed model call."""
+        """Count a failed model call (a call cancelled because the run ended is not one)."""
+        if isinstance(error, asyncio.CancelledError):
+            return
         with self._lock:
             self.errors += 1
+
+    @property
+    def ignore_chain(self) -> bool:
+        """Chain events carry no usage."""
+        return True
+
+    @property
+    def ignore_agent(self) -> bool:
+        """Agent events carry no usage."""
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        """Retriever events carry no usage."""
+        return True
 
 
 def _usage_of(response: LLMResult) -> tuple[int, int]:

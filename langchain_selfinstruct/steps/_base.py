@@ -16,12 +16,11 @@ from pathlib import Path
 from typing import Annotated, Any, ClassVar, Literal, TypeVar
 from urllib.parse import urlsplit
 
-from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel, BaseLLM
 from langchain_core.messages import AIMessage, BaseMessage
 from langchain_core.output_parsers import BaseOutputParser
-from langchain_core.outputs import Generation
+from langchain_core.outputs import ChatGeneration, Generation
 from langchain_core.prompt_values import PromptValue, StringPromptValue
 from langchain_core.prompts import BasePromptTemplate, PromptTemplate
 from langchain_core.runnables import (
@@ -233,6 +232,41 @@ def _cut_at_stop(output: str | BaseMessage, stop: Collection[str]) -> BaseMessag
     return message.model_copy(update={"content": text[: min(cuts)], "response_metadata": metadata})
 
 
+class _StopCutParser(BaseOutputParser[OutputT]):
+    """``parser`` applied to the response cut at its first stop sequence (see :func:`_cut_at_stop`).
+
+    One parser rather than a cutting step before it: each Runnable in a chain costs a child run
+    and, for a sync function, a thread-pool hop, on every model call.
+    """
+
+    parser: Annotated[BaseOutputParser[Any], SkipValidation]
+    stop: tuple[str, ...]
+
+    @property
+    def _type(self) -> str:
+        return "self_instruct_stop_cut"
+
+    def parse(self, text: str) -> OutputT:
+        """Cut ``text`` at its first stop sequence and parse it."""
+        parsed: OutputT = self.parser.parse(str(_cut_at_stop(text, self.stop).text))
+        return parsed
+
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> OutputT:
+        """Cut the first generation at its first stop sequence and parse it."""
+        first = result[0]
+        if isinstance(first, ChatGeneration):
+            message = first.message
+        else:
+            message = _generation_to_message(first)
+        cut = ChatGeneration(message=_cut_at_stop(message, self.stop))
+        parsed: OutputT = self.parser.parse_result([cut], partial=partial)
+        return parsed
+
+    async def aparse_result(self, result: list[Generation], *, partial: bool = False) -> OutputT:
+        """Parse on the calling thread (the wrapped parsers take microseconds)."""
+        return self.parse_result(result, partial=partial)
+
+
 def _generation_to_message(generation: Generation) -> AIMessage:
     return AIMessage(
         content=generation.text, response_metadata=dict(generation.generation_info or {})
@@ -436,12 +470,12 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
                 model = _CompletionAsMessage(llm=model, stop=stop or None)
             elif stop:
                 model = model.bind(stop=stop)
-            chain = prompt | model
             if stop:
-                chain = chain | RunnableLambda(
-                    partial(_cut_at_stop, stop=stop), name="enforce_stop"
+                cut: _StopCutParser[OutputT] = _StopCutParser(
+                    parser=parser, stop=tuple(stop), name=parser.get_name()
                 )
-            return chain | parser
+                return prompt | model | cut
+            return prompt | model | parser
 
         return self._retrying(attempt)
 
@@ -475,25 +509,20 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
     def _route(self, input: InputT) -> tuple[Runnable[dict[str, Any], OutputT], dict[str, Any]]:
         raise NotImplementedError
 
-    def _run(
-        self, input: InputT, run_manager: CallbackManagerForChainRun, config: RunnableConfig
-    ) -> OutputT:
-        chain, variables = self._route(input)
-        return chain.invoke(variables, patch_config(config, callbacks=run_manager.get_child()))
-
-    async def _arun(
-        self, input: InputT, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
-    ) -> OutputT:
-        chain, variables = self._route(input)
-        child = patch_config(config, callbacks=run_manager.get_child())
-        return await chain.ainvoke(variables, child)
+    def _step_config(self, config: RunnableConfig | None) -> RunnableConfig:
+        # The chain's own run carries the step's name: a run of the step around it would cost a
+        # callback manager and a child run on every model call, for a trace of the same call.
+        config = ensure_config(config)
+        return patch_config(config, run_name=config.get("run_name") or self.name)
 
     def invoke(self, input: InputT, config: RunnableConfig | None = None, **kwargs: Any) -> OutputT:
         """Run the step once; raises ``OutputParserException`` when every attempt fails."""
-        return self._call_with_config(self._run, input, config, run_type="chain")
+        chain, variables = self._route(input)
+        return chain.invoke(variables, self._step_config(config))
 
     async def ainvoke(
         self, input: InputT, config: RunnableConfig | None = None, **kwargs: Any
     ) -> OutputT:
         """Asynchronous :meth:`invoke`."""
-        return await self._acall_with_config(self._arun, input, config, run_type="chain")
+        chain, variables = self._route(input)
+        return await chain.ainvoke(variables, self._step_config(config))

@@ -147,7 +147,7 @@ async def test_30_percent_faults_still_reach_the_target_with_every_failure_count
     # Every failed step and every rejection is counted and written down with its reason.
     rejects = _lines(tmp_path / "rejects.jsonl")
     step_failures = [record for record in rejects if record["reason"] == "step_failed"]
-    assert len(step_failures) == sum(stats.failures.values()) >= stats.model_errors
+    assert len(step_failures) == sum(stats.failures.values()) > 0
     assert all(record["error"] and record["stage"] in stats.failures for record in step_failures)
     filtered = Counter(record["reason"] for record in rejects if record["reason"] != "step_failed")
     assert filtered == stats.rejected
@@ -184,7 +184,7 @@ async def test_the_client_waits_as_long_as_retry_after_asks(
     assert min(gaps) >= 0.9  # Retry-After: 1, where the SDK's own backoff would start at 0.5 s
 
 
-async def test_a_server_that_always_fails_stops_the_run_after_an_exact_number_of_requests(
+async def test_a_server_that_always_fails_stops_the_run_after_a_bounded_number_of_requests(
     fault_server: FaultServerFactory, tmp_path: Path
 ) -> None:
     server = fault_server(FaultPlan(rates={"unavailable": 1.0}))
@@ -193,19 +193,21 @@ async def test_a_server_that_always_fails_stops_the_run_after_an_exact_number_of
     stats = summary.stats
     assert stats.stop_reason == "stalled"
     assert stats.accepted == 0
-    # One round of three instruction prompts; each call is retried exactly SDK_RETRIES times.
-    calls = 3
+    # One round of three instruction prompts is committed. Slots freed meanwhile started at
+    # most one round more (the sampling lag), whose calls were awaited and counted.
+    committed = 3
     assert stats.rounds == 1
-    assert stats.failures == Counter({"generate_instructions": calls})
-    assert stats.model_errors == calls
+    assert stats.failures == Counter({"generate_instructions": committed})
     assert stats.model_calls == 0
-    assert len(server.requests) == calls * (SDK_RETRIES + 1)
+    assert committed <= stats.model_errors <= 2 * committed
+    # Each call was retried exactly SDK_RETRIES times, then counted once as an error.
+    assert len(server.requests) == stats.model_errors * (SDK_RETRIES + 1)
     assert sorted(r.retry_count for r in server.requests) == sorted(
-        list(range(SDK_RETRIES + 1)) * calls
+        list(range(SDK_RETRIES + 1)) * stats.model_errors
     )
     assert not (tmp_path / "tasks.jsonl").read_text(encoding="utf-8")
     errors = [record["error"] for record in _lines(tmp_path / "rejects.jsonl")]
-    assert len(errors) == calls
+    assert len(errors) == committed
     assert all("503" in error for error in errors)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import random
 import threading
 from collections import Counter
 from typing import Any
@@ -10,6 +11,7 @@ from typing import Any
 import pytest
 from langchain_core.caches import InMemoryCache
 from langchain_core.globals import set_llm_cache
+from pydantic import Field
 
 from langchain_selfinstruct import FakeSelfInstructLLM, SelfInstructPipeline, load_seed_tasks
 from langchain_selfinstruct.pipeline import Accepted, Rejected, RoundFinished
@@ -96,7 +98,7 @@ class _SameEveryPrompt(FakeSelfInstructLLM):
         )
 
 
-def test_candidates_of_one_round_see_each_other_in_order() -> None:
+def test_later_generations_see_the_candidates_kept_before_them() -> None:
     pipeline = _pipeline(llm=_SameEveryPrompt(), max_concurrency=3, max_stalled_rounds=1)
     events = asyncio.run(_collect(pipeline.events(3, pipeline.new_state())))
     first_round = events[: next(i for i, e in enumerate(events) if isinstance(e, RoundFinished))]
@@ -108,7 +110,8 @@ def test_candidates_of_one_round_see_each_other_in_order() -> None:
     dupes = [e.record for e in first_round if isinstance(e, Rejected)]
     assert len(dupes) == 4  # the two other prompts' copies of both
     assert {r["reason"] for r in dupes} == {"near_duplicate"}
-    assert all(r["detail"]["against"] == "batch" for r in dupes)
+    assert all(r["detail"]["against"] == "pool" for r in dupes)
+    assert all(tuple(r["detail"]["most_similar"][0]) == (r["instruction"], 1.0) for r in dupes)
 
 
 def test_garbage_model_stops_bounded_and_accounts_for_every_candidate() -> None:
@@ -158,21 +161,92 @@ def test_cost_budget_needs_a_known_price() -> None:
     assert state.stats.cost_usd is not None and state.stats.cost_usd >= 0.001
 
 
-def test_stop_request_ends_after_the_round_in_flight() -> None:
-    pipeline = _pipeline(max_concurrency=2)
+class _CountingFake(FakeSelfInstructLLM):
+    """Logs each call's kind ("generate", "classify", "instances") at start and at end."""
+
+    log: list[tuple[str, str]] = Field(default_factory=list)
+    jitter_s: float = 0.0
+
+    async def _agenerate(self, prompts: list[str], *args: Any, **kwargs: Any) -> Any:
+        kind = _kind(prompts[0])
+        self.log.append(("start", kind))
+        try:
+            await asyncio.sleep(random.random() * self.jitter_s)
+            return await super()._agenerate(prompts, *args, **kwargs)
+        finally:
+            self.log.append(("end", kind))
+
+
+def _kind(prompt: str) -> str:
+    if prompt.rstrip().endswith("Is it classification?"):
+        return "classify"
+    return (
+        "generate" if prompt.startswith("Here is a numbered list of varied tasks") else "instances"
+    )
+
+
+def test_stop_request_lets_work_in_flight_finish_and_starts_no_new_generation() -> None:
+    llm = _CountingFake(latency_s=0.002, log=[])
+    pipeline = _pipeline(llm=llm, max_concurrency=4)
     state = pipeline.new_state()
 
-    async def run() -> list[Any]:
-        seen = []
+    async def run() -> tuple[list[Any], int]:
+        seen, stop_at = [], -1
         async for event in pipeline.events(1000, state):
             seen.append(event)
-            if isinstance(event, Accepted):
+            if isinstance(event, Accepted) and stop_at < 0:
                 state.stop.set()
-        return seen
+                stop_at = len(llm.log)
+        return seen, stop_at
 
-    events = asyncio.run(run())
+    events, stop_at = asyncio.run(run())
     assert state.stats.stop_reason == "interrupted"
-    assert sum(isinstance(e, RoundFinished) for e in events) == 1
+    assert ("start", "generate") not in llm.log[stop_at:]
+    accepted = [e.task.id for e in events if isinstance(e, Accepted)]
+    assert accepted == [f"machine_task_{i}" for i in range(state.stats.accepted)]
+    assert isinstance(events[-1], RoundFinished)
+    assert sum(isinstance(e, RoundFinished) for e in events) == state.stats.rounds
+
+
+def test_freed_slots_are_refilled_without_waiting_for_a_round() -> None:
+    # Rounds of abatch never overlap instruction generation with the calls that complete
+    # the previous round's candidates; the continuous scheduler does.
+    llm = _CountingFake(latency_s=0.001, jitter_s=0.004, log=[])
+    _pipeline(llm=llm, max_concurrency=4).invoke({"num_instructions": 60})
+    in_flight: Counter[str] = Counter()
+    overlapped = 0
+    for event, kind in llm.log:
+        if (
+            event == "start"
+            and kind == "generate"
+            and in_flight["classify"] + in_flight["instances"]
+        ):
+            overlapped += 1
+        in_flight[kind] += 1 if event == "start" else -1
+    assert overlapped > 0
+
+
+def test_same_dataset_whatever_the_call_timing() -> None:
+    class Jittery(FakeSelfInstructLLM):
+        async def _agenerate(self, *args: Any, **kwargs: Any) -> Any:
+            await asyncio.sleep(random.random() * 0.004)
+            return await super()._agenerate(*args, **kwargs)
+
+    steady = _pipeline(seed=5, max_concurrency=6).invoke({"num_instructions": 25})
+    for _ in range(2):
+        jittery = SelfInstructPipeline(Jittery(), seed=5, max_concurrency=6)
+        assert _content(jittery.invoke({"num_instructions": 25})) == _content(steady)
+
+
+def test_every_candidate_is_accounted_for_when_the_target_is_reached() -> None:
+    llm = FakeSelfInstructLLM(garbage_rate=0.2, latency_s=0.001)
+    state = _pipeline(llm=llm, max_concurrency=5).new_state()
+    asyncio.run(_collect(_pipeline(llm=llm, max_concurrency=5).events(20, state)))
+    stats = state.stats
+    dropped = sum(n for reason, n in stats.rejected.items() if not reason.startswith("instance:"))
+    later = sum(n for stage, n in stats.failures.items() if stage != "generate_instructions")
+    assert stats.stop_reason == "target" and stats.accepted == 20
+    assert stats.generated_instructions == dropped + stats.surplus + stats.accepted + later
 
 
 def test_stream_yields_one_task_chunks_that_add_up_to_invoke() -> None:
