@@ -20,6 +20,7 @@ from typing import Any
 
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseLLM
+from langchain_core.language_models.base import LangSmithParams
 from langchain_core.outputs import Generation, LLMResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
@@ -172,6 +173,12 @@ class FakeSelfInstructLLM(BaseLLM):
     @property
     def _identifying_params(self) -> dict[str, Any]:
         return {"seed": self.seed, "garbage_rate": self.garbage_rate}
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        # Provenance and price lookups read the name as "provider:model".
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"], params["ls_model_name"] = "fake", "self-instruct"
+        return params
 
     def _generate(
         self,

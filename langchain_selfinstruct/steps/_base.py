@@ -1,10 +1,12 @@
 """Plumbing shared by the three generative Self-Instruct steps.
 
 Each step is ``prompt | model | parser`` (or ``prompt | model.with_structured_output(schema) |
-converter``) retried on :class:`~langchain_core.exceptions.OutputParserException`, wrapped in a
-:class:`GenerativeStep` that prepares the prompt variables and traces the step under its own run
-name. This module decides which prompt variant a model gets, applies sampling settings the model
-actually has, and loads and checks prompt templates.
+converter``), with resampled retries behind a fallback on
+:class:`~langchain_core.exceptions.OutputParserException`, wrapped in a :class:`GenerativeStep`
+that prepares the prompt variables. The chain's outer run carries the step's name, so traces show
+each step once and no extra run is paid for on every model call. This module decides which
+prompt variant a model gets, applies sampling settings the model actually has, and loads and
+checks prompt templates.
 """
 
 from __future__ import annotations
@@ -30,7 +32,6 @@ from langchain_core.runnables import (
     RunnableSerializable,
     RunnableWithFallbacks,
     ensure_config,
-    patch_config,
 )
 from langchain_core.runnables.base import RunnableBindingBase
 from pydantic import (
@@ -442,19 +443,22 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         """
         first = attempt(self._model)
         if self.max_retries == 0:
-            return first
-        if self._resample_model is self._model:
-            return first.with_retry(
-                retry_if_exception_type=(OutputParserException,),
-                stop_after_attempt=self.max_retries + 1,
-                wait_exponential_jitter=False,
-            )
-        resample = attempt(self._resample_model).with_retry(
+            return first.with_config(run_name=self.name)
+        # The retries sit behind a fallback rather than around the first attempt: a fallbacks
+        # wrapper costs less on every call than with_retry's tenacity loop, and most calls parse.
+        retries = attempt(self._resample_model).with_retry(
             retry_if_exception_type=(OutputParserException,),
             stop_after_attempt=self.max_retries,
             wait_exponential_jitter=False,
         )
-        return first.with_fallbacks([resample], exceptions_to_handle=(OutputParserException,))
+        # Named as a Runnable, not through the config: RunnableWithFallbacks hands its own
+        # config to the runnable it tries, which would then carry the step's name too.
+        return RunnableWithFallbacks(
+            runnable=first,
+            fallbacks=[retries],
+            exceptions_to_handle=(OutputParserException,),
+            name=self.name,
+        )
 
     def _text_chain(
         self,
@@ -509,20 +513,14 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
     def _route(self, input: InputT) -> tuple[Runnable[dict[str, Any], OutputT], dict[str, Any]]:
         raise NotImplementedError
 
-    def _step_config(self, config: RunnableConfig | None) -> RunnableConfig:
-        # The chain's own run carries the step's name: a run of the step around it would cost a
-        # callback manager and a child run on every model call, for a trace of the same call.
-        config = ensure_config(config)
-        return patch_config(config, run_name=config.get("run_name") or self.name)
-
     def invoke(self, input: InputT, config: RunnableConfig | None = None, **kwargs: Any) -> OutputT:
         """Run the step once; raises ``OutputParserException`` when every attempt fails."""
         chain, variables = self._route(input)
-        return chain.invoke(variables, self._step_config(config))
+        return chain.invoke(variables, config)
 
     async def ainvoke(
         self, input: InputT, config: RunnableConfig | None = None, **kwargs: Any
     ) -> OutputT:
         """Asynchronous :meth:`invoke`."""
         chain, variables = self._route(input)
-        return await chain.ainvoke(variables, self._step_config(config))
+        return await chain.ainvoke(variables, config)

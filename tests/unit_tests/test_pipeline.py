@@ -57,7 +57,7 @@ def test_prompts_hold_six_human_and_two_machine_once_two_exist() -> None:
 
 def test_provenance_fields_are_filled() -> None:
     (task,) = _pipeline().invoke({"num_instructions": 1})
-    assert task.model and "fake" in task.model
+    assert task.model == "fake:self-instruct"
     assert task.model_params == {
         k: v
         for k, v in _pipeline().preset.instruction_generation.model_dump(exclude_none=True).items()

@@ -36,7 +36,7 @@ def test_price_is_the_longest_matching_prefix(name: str, expected_key: str) -> N
     assert price_for(name) == DEFAULT_PRICES[expected_key]
 
 
-@pytest.mark.parametrize("name", ["fake", "fakeselfinstruct:unknown", "ollama:llama3.1", ""])
+@pytest.mark.parametrize("name", ["fake", "fake:self-instruct", "ollama:llama3.1", ""])
 def test_unknown_models_have_no_price(name: str) -> None:
     assert price_for(name) is None
 
