@@ -368,12 +368,11 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             return "max_cost"
         return None
 
-    def _account(self, state: LoopState) -> None:
+    def _account(self, state: LoopState, price: tuple[float, float] | None) -> None:
         stats, usage = state.stats, state.usage
         stats.prompt_tokens, stats.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         stats.model_calls, stats.model_errors = usage.calls, usage.errors
         stats.elapsed_s = time.monotonic() - state.started
-        price = self._price()
         stats.cost_usd = (
             None
             if price is None
@@ -504,6 +503,9 @@ class _Scheduler:
         config: RunnableConfig,
     ) -> None:
         self.pipeline, self.target, self.state, self.config = pipeline, target, state, config
+        # Looked up once: the model name comes from the model's LangSmith parameters, and the
+        # budget is checked before every launch.
+        self.price = pipeline._price()
         self.width = pipeline.max_concurrency
         self.lag = self.width
         self.instruction_filter = pipeline._instruction_filter(state)
@@ -560,7 +562,7 @@ class _Scheduler:
             current = self.generations[self.committed_generations]
             if current.emitted:
                 stats.surplus += current.end - self.committed
-        self.pipeline._account(self.state)
+        self.pipeline._account(self.state, self.price)
         return [self._round_finished()] if self.unreported else []
 
     async def _cancel(self, running: Mapping[asyncio.Future[Any], Any]) -> None:
@@ -572,7 +574,7 @@ class _Scheduler:
 
     def _launch(self) -> None:
         while len(self.running) < self.width and self.halt is None:
-            self.pipeline._account(self.state)
+            self.pipeline._account(self.state, self.price)
             reason = self.pipeline._stop_reason(self.state)
             if reason is not None:
                 # Work in flight finishes, and candidates in it may still be accepted.
@@ -774,7 +776,7 @@ class _Scheduler:
     def _round_finished(self) -> RoundFinished:
         self.unreported = False
         self.state.stats.rounds += 1
-        self.pipeline._account(self.state)
+        self.pipeline._account(self.state, self.price)
         return RoundFinished(self.state.stats)
 
 

@@ -111,7 +111,8 @@ class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]
 
     Rules run cheapest first and the first that fires is the reason: empty text, word count,
     keyword blacklist, rejected prefixes, leading punctuation, leading non-ASCII character,
-    ``custom_rules``, then near-duplicates. A candidate is a near-duplicate when its ROUGE-L F
+    near-duplicates, then ``custom_rules`` (so a rule that asks a model is only asked about
+    texts that are new). A candidate is a near-duplicate when its ROUGE-L F
     against the pool (``index``, which may also flag semantic duplicates) or against a candidate
     kept earlier in the same call exceeds the threshold (paper §2.4: kept only when ROUGE-L < 0.7;
     exactly 0.7 is kept, as in the paper's code). The pool is not updated during a call, so the
@@ -145,7 +146,7 @@ class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]
     reject_non_ascii_start: bool = True
     """Reject texts starting with a non-ASCII character (paper; turn off for non-English runs)."""
     custom_rules: Sequence[Callable[[str], str | None]] = ()
-    """Extra rules over the normalised text, run after the built-in ones; return reason or None."""
+    """Extra rules over the normalised text, run last (after dedup); return a reason or None."""
     threshold: float | None = None
     """ROUGE-L threshold inside a batch; ``None`` takes the index's, or 0.7 (paper) without one."""
     num_similar: int = Field(default=10, ge=0)
@@ -195,7 +196,6 @@ class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]
             rules.append(_rules.starts_with_punctuation)
         if self.reject_non_ascii_start:
             rules.append(_rules.non_ascii_start)
-        rules.extend(_wrap_custom(rule) for rule in self.custom_rules)
         return rules
 
     def _filter(self, candidates: list[str]) -> InstructionFilterResult:
@@ -228,6 +228,7 @@ class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]
         if self.index is not None and texts:
             checks = self.index.check_batch(texts, k=self.num_similar)
         threshold = self._batch_threshold()
+        custom = [_wrap_custom(rule) for rule in self.custom_rules]
         kept: list[str] = []
         similar: dict[str, Similar] = {}
         for i, (position, text) in enumerate(survivors):
@@ -243,6 +244,10 @@ class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]
             if batch and batch[0][1] > threshold:
                 top, score = batch[: self.num_similar], batch[0][1]
                 rejected[position] = _duplicate(raw, "near_duplicate", "batch", score, top)
+                continue
+            hit = next((h for rule in custom if (h := rule(text)) is not None), None)
+            if hit is not None:
+                rejected[position] = Rejection(text=raw, reason=hit.reason, detail=hit.detail)
                 continue
             merged = [*batch, *(pool.most_similar if pool is not None else ())]
             similar[text] = sorted(merged, key=_by_score)[: self.num_similar]

@@ -214,7 +214,7 @@ def test_first_rule_wins() -> None:
     assert reasons(InstructionFilter().invoke([text])) == {text: "blacklisted:image"}
 
 
-def test_custom_rules_run_after_builtin_rules() -> None:
+def test_custom_rules_run_last_and_only_on_new_texts() -> None:
     def mentions_url(text: str) -> str | None:
         return "mentions_url" if re.search(r"https?://", text) else None
 
@@ -227,10 +227,13 @@ def test_custom_rules_run_after_builtin_rules() -> None:
     url = "Summarize the page at https://example.org please."
     short = "See https://example.org"
     flt = InstructionFilter(custom_rules=[spy, mentions_url])
-    result = flt.invoke([url, short, FOUR_WORDS])
+    result = flt.invoke([url, short, FOUR_WORDS, FOUR_WORDS])
     assert result.kept == [FOUR_WORDS]
-    assert reasons(result) == {url: "mentions_url", short: "too_short"}
+    assert reasons(result) == {url: "mentions_url", short: "too_short"} | {
+        FOUR_WORDS: "near_duplicate"
+    }
     assert result.rejected[0].detail == {"rule": "mentions_url"}
+    # Neither the too-short text nor the second copy (a batch duplicate) reached the rules.
     assert seen == [url, FOUR_WORDS]
 
 
