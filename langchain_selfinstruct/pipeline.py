@@ -696,7 +696,8 @@ class _Scheduler:
             for rejection in result.rejected
         )
         index = self.instruction_filter.index
-        averages = _register(index, result.kept) if index else {}
+        # Not `if index`: an empty index is falsy, and kept texts must still join it.
+        averages = _register(index, result.kept) if index is not None else {}
         self.candidates.extend(
             _Candidate(
                 text=text,
@@ -734,12 +735,14 @@ class _Scheduler:
         self.unreported = True
         stats = self.state.stats
         stats.generated_instructions += generation.generated
-        for event in generation.rejects:
+        # Emitted once; a long run should not keep every generation's texts around.
+        rejects, generation.rejects, generation.result = generation.rejects, [], None
+        for event in rejects:
             if event.record["reason"] == "step_failed":
                 stats.failures[event.record["stage"]] += 1
             else:
                 stats.rejected[event.record["reason"]] += 1
-        return list(generation.rejects)
+        return list(rejects)
 
     def _commit_candidate(
         self, candidate: _Candidate, outcome: Outcome | BaseException

@@ -14,8 +14,10 @@ from langchain_core.globals import set_llm_cache
 from pydantic import Field
 
 from langchain_selfinstruct import FakeSelfInstructLLM, SelfInstructPipeline, load_seed_tasks
+from langchain_selfinstruct.dedup import NearDuplicateIndex
 from langchain_selfinstruct.pipeline import Accepted, Rejected, RoundFinished
 from langchain_selfinstruct.schema import Task
+from langchain_selfinstruct.steps import InstructionFilter
 
 
 def _pipeline(**kwargs: Any) -> SelfInstructPipeline:
@@ -315,3 +317,11 @@ def test_invalid_targets_are_refused() -> None:
 
 async def _collect(iterator: Any) -> list[Any]:
     return [item async for item in iterator]
+
+
+def test_a_filter_with_its_own_empty_index_gets_every_kept_text() -> None:
+    own = NearDuplicateIndex()
+    pipeline = _pipeline(instruction_filter=InstructionFilter(index=own), max_concurrency=3)
+    tasks = pipeline.invoke({"num_instructions": 8})
+    assert {t.instruction for t in tasks} <= set(own.texts)
+    assert all(t.avg_similarity_score is not None for t in tasks[1:])
