@@ -43,6 +43,7 @@ from pydantic import (
     model_validator,
 )
 
+from langchain_selfinstruct.parsers import _InlineParser
 from langchain_selfinstruct.presets import Preset, PromptKind, SamplingParams, get_preset
 from langchain_selfinstruct.resources import prompt_path
 
@@ -233,7 +234,7 @@ def _cut_at_stop(output: str | BaseMessage, stop: Collection[str]) -> BaseMessag
     return message.model_copy(update={"content": text[: min(cuts)], "response_metadata": metadata})
 
 
-class _StopCutParser(BaseOutputParser[OutputT]):
+class _StopCutParser(_InlineParser[OutputT]):
     """``parser`` applied to the response cut at its first stop sequence (see :func:`_cut_at_stop`).
 
     One parser rather than a cutting step before it: each Runnable in a chain costs a child run
@@ -262,10 +263,6 @@ class _StopCutParser(BaseOutputParser[OutputT]):
         cut = ChatGeneration(message=_cut_at_stop(message, self.stop))
         parsed: OutputT = self.parser.parse_result([cut], partial=partial)
         return parsed
-
-    async def aparse_result(self, result: list[Generation], *, partial: bool = False) -> OutputT:
-        """Parse on the calling thread (the wrapped parsers take microseconds)."""
-        return self.parse_result(result, partial=partial)
 
 
 def _generation_to_message(generation: Generation) -> AIMessage:
