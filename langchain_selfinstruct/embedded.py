@@ -183,7 +183,8 @@ class _LlamaCppModel(BaseModel):
             packaged = False
         return f"{'embedded' if packaged else 'llamacpp'}:{stem}"
 
-    def _settings(self) -> dict[str, Any]:
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
         fields = set(_LlamaCppModel.model_fields) - {"model_path"}
         return {"model": self.display_name, **self.model_dump(include=fields)}
 
@@ -229,10 +230,6 @@ class EmbeddedCompletionModel(_LlamaCppModel, BaseLLM):
     def _llm_type(self) -> str:
         return "llamacpp-completion"
 
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return self._settings()
-
     def _generate(
         self,
         prompts: list[str],
@@ -272,10 +269,6 @@ class EmbeddedChatModel(_LlamaCppModel, BaseChatModel):
     @property
     def _llm_type(self) -> str:
         return "llamacpp-chat"
-
-    @property
-    def _identifying_params(self) -> dict[str, Any]:
-        return self._settings()
 
     def _generate(
         self,
