@@ -17,7 +17,16 @@ import os
 import random
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Coroutine, Iterator, Mapping, Sequence
+from collections.abc import (
+    AsyncGenerator,
+    AsyncIterator,
+    Callable,
+    Coroutine,
+    Iterator,
+    Mapping,
+    Sequence,
+)
+from contextlib import aclosing
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, TypedDict
@@ -336,7 +345,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
 
     async def events(
         self, target: int, state: LoopState, config: RunnableConfig | None = None
-    ) -> AsyncIterator[LoopEvent]:
+    ) -> AsyncGenerator[LoopEvent, None]:
         """Run the loop until ``target`` tasks are accepted in this run, yielding what happens.
 
         Work is scheduled continuously: up to ``max_concurrency`` units (one instruction
@@ -351,12 +360,15 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
 
         Yields:
             :class:`Accepted`, :class:`Rejected` and :class:`RoundFinished` events, in a
-            deterministic order for a deterministic model.
+            deterministic order for a deterministic model. Closing the generator early
+            (``aclose``) cancels the work in flight.
         """
         config = ensure_config(config)
         config["callbacks"] = _with_handler(config.get("callbacks"), state.usage)
-        async for event in _Scheduler(self, target, state, config).run():
-            yield event
+        # aclosing: leaving early must cancel the scheduler's work now, not when it is collected.
+        async with aclosing(_Scheduler(self, target, state, config).run()) as scheduled:
+            async for event in scheduled:
+                yield event
 
     def _stop_reason(self, state: LoopState) -> str | None:
         if state.stop.is_set():
@@ -527,7 +539,7 @@ class _Scheduler:
 
     # -- main loop ----------------------------------------------------------------------------
 
-    async def run(self) -> AsyncIterator[LoopEvent]:
+    async def run(self) -> AsyncGenerator[LoopEvent, None]:
         try:
             while True:
                 filtered = False

@@ -325,3 +325,17 @@ def test_a_filter_with_its_own_empty_index_gets_every_kept_text() -> None:
     tasks = pipeline.invoke({"num_instructions": 8})
     assert {t.instruction for t in tasks} <= set(own.texts)
     assert all(t.avg_similarity_score is not None for t in tasks[1:])
+
+
+def test_leaving_the_event_stream_early_cancels_the_work_in_flight() -> None:
+    pipeline = _pipeline(llm=FakeSelfInstructLLM(latency_s=0.05), max_concurrency=6)
+
+    async def run() -> set[asyncio.Task[Any]]:
+        events = pipeline.events(100, pipeline.new_state())
+        async for event in events:
+            if isinstance(event, Accepted):
+                break
+        await events.aclose()
+        return asyncio.all_tasks() - {asyncio.current_task()}
+
+    assert asyncio.run(run()) == set()
