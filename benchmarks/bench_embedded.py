@@ -33,7 +33,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_selfinstruct import SelfInstructPipeline, load_embedded_model
-from langchain_selfinstruct.embedded import EmbeddedCompletionModel
+from langchain_selfinstruct.embedded import EmbeddedCompletionModel, _LlamaHandle
 
 
 @dataclass(frozen=True)
@@ -105,26 +105,23 @@ def fresh_cache(client: Any) -> None:
 
 def run_pipeline(tasks: int, concurrency: int) -> tuple[Measured, list[Call], Any]:
     """Run the loop on a fresh embedded wrapper; return timing, recorded calls and the Llama."""
-    llm: EmbeddedCompletionModel = load_embedded_model()
-    handle = llm._handle
-    client = handle.client
+    # One copy of the model, like the single Llama the replay runs on.
+    llm: EmbeddedCompletionModel = load_embedded_model(n_replicas=1)
+    (client,) = llm._handle.clients
     fresh_cache(client)
     recorder = RecordingLlama(client)
-    # The handle is a frozen dataclass shared by every copy of the wrapper; swap its client.
-    object.__setattr__(handle, "client", recorder)
-    try:
-        pipeline = SelfInstructPipeline(llm, max_concurrency=concurrency, seed=0)
-        state = pipeline.new_state()
+    # Only this wrapper (and the copies the pipeline makes of it) calls through the recorder.
+    llm._handle = _LlamaHandle([recorder])
+    pipeline = SelfInstructPipeline(llm, max_concurrency=concurrency, seed=0)
+    state = pipeline.new_state()
 
-        async def drive() -> None:
-            async for _ in pipeline.events(tasks, state):
-                pass
+    async def drive() -> None:
+        async for _ in pipeline.events(tasks, state):
+            pass
 
-        start = time.perf_counter()
-        asyncio.run(drive())
-        seconds = time.perf_counter() - start
-    finally:
-        object.__setattr__(handle, "client", client)
+    start = time.perf_counter()
+    asyncio.run(drive())
+    seconds = time.perf_counter() - start
     calls = recorder.calls
     measured = Measured(
         seconds,

@@ -32,7 +32,8 @@ def _one(variant: str, num_tasks: int) -> dict[str, float]:
     llm = load_embedded_model()
     if variant == "no cache":
         for handle in _HANDLES.values():
-            handle.client.set_cache(None)
+            for client in handle.clients:
+                client.set_cache(None)
     classify = ClassificationIdentifier(llm, preset="fast")
     instances = InstanceGenerator(llm, preset="fast")
     wall, cpu = time.perf_counter(), time.process_time()

@@ -373,3 +373,32 @@ def report(run_dir: Path, out: Path, seed_tasks: Path | None, force: bool) -> No
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {result.html_path}")
+
+
+@main.command()
+@click.option(
+    "--timeout",
+    type=_FiniteFloat(min=1),
+    default=120.0,
+    show_default=True,
+    help="Seconds the embedded model's test run may take.",
+)
+@click.option("--json", "as_json", is_flag=True, help="Print the report as JSON.")
+def doctor(timeout: float, as_json: bool) -> None:
+    """Check the installation: versions, CPU and llama.cpp build, the embedded model, providers.
+
+    The embedded model is tried in a child process, so a llama.cpp build that crashes is
+    reported with its fix instead of taking this command down. Keys are shown as set or not
+    set, never their values. Exits 1 when a check fails.
+
+    \b
+    Examples:
+        selfinstruct doctor
+        selfinstruct doctor --json
+    """
+    from langchain_selfinstruct.doctor import format_report, run_doctor
+
+    report = run_doctor(timeout_s=timeout)
+    click.echo(json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
+    if not report.healthy:
+        sys.exit(1)

@@ -14,10 +14,11 @@ from __future__ import annotations
 import atexit
 import hashlib
 import importlib.util
+import os
+import queue
 import threading
 from collections import Counter
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal, cast, overload
 
@@ -29,6 +30,7 @@ from langchain_core.outputs import ChatGeneration, ChatResult, Generation, LLMRe
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
 from langchain_selfinstruct.errors import ModelConfigError
+from langchain_selfinstruct.llama_build import ensure_llama_works
 
 __all__ = [
     "DEFAULT_EMBEDDED_KIND",
@@ -66,30 +68,69 @@ def embedded_model_path() -> Path:
     )
 
 
-@dataclass(frozen=True)
 class _LlamaHandle:
-    """One loaded ``llama_cpp.Llama`` and the lock that serialises calls into it."""
+    """``replicas`` loaded copies of one GGUF; each call borrows whichever copy is free.
 
-    client: Any
-    lock: threading.Lock = field(default_factory=threading.Lock)
+    A ``llama_cpp.Llama`` context serves one call at a time, and a 135M model gains little from a
+    second thread per call (its matrices are too small to split well), so both cores are used by
+    running two single-thread copies side by side (benchmarks/README.md). Results do not depend
+    on which copy serves a call: the copies are identical and every call carries its own seed.
+    """
+
+    def __init__(self, clients: list[Any]) -> None:
+        self.clients = clients
+        # Last in, first out: calls one after another stay on one copy, whose context still
+        # holds the previous prompt's shared prefix.
+        self._free: queue.LifoQueue[Any] = queue.LifoQueue()
+        for client in clients:
+            self._free.put(client)
 
     def run(self, method: str, *args: Any, **params: Any) -> dict[str, Any]:
         # llama.cpp keeps the KV cache of the previous call and re-evaluates only the part of
         # the new prompt after their common prefix, which saves seconds on prompts sharing long
         # few-shot headers. Outputs matched a cold cache in our checks, so seeding holds.
-        with self.lock:
-            result: dict[str, Any] = getattr(self.client, method)(*args, **params)
+        client = self._free.get()
+        try:
+            result: dict[str, Any] = getattr(client, method)(*args, **params)
             return result
+        finally:
+            self._free.put(client)
 
 
 _PREFIX_CACHE_BYTES = 1 << 30
-_HANDLES: dict[tuple[str, int, int | None, bool], _LlamaHandle] = {}
+# Each copy holds its own prefix cache (up to 1 GiB), so the automatic layout stops at two.
+_MAX_AUTO_REPLICAS = 2
+_HANDLES: dict[tuple[str, int, int, int, bool], _LlamaHandle] = {}
 _HANDLES_LOCK = threading.Lock()
 
 
-def _llama_handle(path: str, n_ctx: int, n_threads: int | None, verbose: bool) -> _LlamaHandle:
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def replica_layout(n_threads: int | None, n_replicas: int | None) -> tuple[int, int]:
+    """``(threads per copy, copies)``: by default two copies sharing the usable cores.
+
+    On the 2-core machines we measure on that is two single-thread copies; on a larger machine
+    each of the two copies gets more threads (pass ``n_replicas`` for more copies).
+    """
+    cpus = _usable_cpus()
+    if n_replicas is None:
+        n_replicas = max(1, min(_MAX_AUTO_REPLICAS, cpus // (n_threads or 1)))
+    if n_threads is None:
+        n_threads = max(1, cpus // n_replicas)
+    return n_threads, n_replicas
+
+
+def _llama_handle(
+    path: str, n_ctx: int, n_threads: int | None, n_replicas: int | None, verbose: bool
+) -> _LlamaHandle:
     """Load a GGUF once per process; every wrapper with the same settings shares it."""
-    key = (path, n_ctx, n_threads, verbose)
+    threads, replicas = replica_layout(n_threads, n_replicas)
+    key = (path, n_ctx, threads, replicas, verbose)
     with _HANDLES_LOCK:
         handle = _HANDLES.get(key)
         if handle is None:
@@ -97,14 +138,26 @@ def _llama_handle(path: str, n_ctx: int, n_threads: int | None, verbose: bool) -
                 from llama_cpp import Llama
             except ImportError as exc:
                 raise ModelConfigError(f"llama.cpp is not installed: {LOCAL_INSTALL_HINT}") from exc
-            client = Llama(model_path=path, n_ctx=n_ctx, n_threads=n_threads, verbose=verbose)
-            # The steps interleave a few long few-shot prompts; keeping the evaluated state of each
-            # lets a call resume from its shared prefix instead of re-reading it (2.7x less CPU
-            # for classify + instances on the embedded model; benchmarks/README.md).
-            client.set_cache(_prefix_state_cache(_PREFIX_CACHE_BYTES))
+            # A build that crashes would take the whole process down with it, so a child
+            # process tries it first (once per build; llama_build.py).
+            ensure_llama_works(path)
+            clients = []
+            for _ in range(replicas):
+                client = Llama(
+                    model_path=path,
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    verbose=verbose,
+                )
+                # The steps interleave a few long few-shot prompts; keeping the evaluated state
+                # of each lets a call resume from its shared prefix instead of re-reading it
+                # (2.7x less CPU for classify + instances on the embedded model).
+                client.set_cache(_prefix_state_cache(_PREFIX_CACHE_BYTES))
+                clients.append(client)
             if not _HANDLES:
                 atexit.register(_close_handles)
-            handle = _HANDLES[key] = _LlamaHandle(client)
+            handle = _HANDLES[key] = _LlamaHandle(clients)
     return handle
 
 
@@ -133,7 +186,8 @@ def _close_handles() -> None:
     # teardown, when the C library's bindings may already be gone.
     with _HANDLES_LOCK:
         for handle in _HANDLES.values():
-            handle.client.close()
+            for client in handle.clients:
+                client.close()
         _HANDLES.clear()
 
 
@@ -151,6 +205,7 @@ class _LlamaCppModel(BaseModel):
     model_path: str
     n_ctx: int = 2048
     n_threads: int | None = None
+    n_replicas: int | None = None
     seed: int = 0
     max_tokens: int = 512
     temperature: float = 0.8
@@ -169,7 +224,7 @@ class _LlamaCppModel(BaseModel):
     @model_validator(mode="after")
     def _load_llama_handle(self) -> _LlamaCppModel:
         self._handle = _llama_handle(
-            self.model_path, self.n_ctx, self.n_threads, self.llama_verbose
+            self.model_path, self.n_ctx, self.n_threads, self.n_replicas, self.llama_verbose
         )
         return self
 
@@ -185,7 +240,8 @@ class _LlamaCppModel(BaseModel):
 
     @property
     def _identifying_params(self) -> dict[str, Any]:
-        fields = set(_LlamaCppModel.model_fields) - {"model_path"}
+        # How many copies serve the calls changes speed, not text.
+        fields = set(_LlamaCppModel.model_fields) - {"model_path", "n_replicas"}
         return {"model": self.display_name, **self.model_dump(include=fields)}
 
     def _call_params(self, key: str, stop: list[str] | None, kwargs: Any) -> dict[str, Any]:
@@ -312,6 +368,7 @@ def load_embedded_model(
     n_ctx: int = 2048,
     seed: int = 0,
     n_threads: int | None = None,
+    n_replicas: int | None = None,
     max_tokens: int = 512,
     verbose: bool = False,
     model_path: str | Path | None = None,
@@ -326,6 +383,7 @@ def load_embedded_model(
     n_ctx: int = 2048,
     seed: int = 0,
     n_threads: int | None = None,
+    n_replicas: int | None = None,
     max_tokens: int = 512,
     verbose: bool = False,
     model_path: str | Path | None = None,
@@ -339,6 +397,7 @@ def load_embedded_model(
     n_ctx: int = 2048,
     seed: int = 0,
     n_threads: int | None = None,
+    n_replicas: int | None = None,
     max_tokens: int = 512,
     verbose: bool = False,
     model_path: str | Path | None = None,
@@ -346,15 +405,18 @@ def load_embedded_model(
 ) -> EmbeddedCompletionModel | EmbeddedChatModel:
     """Load the embedded SmolLM2-135M-Instruct model (or another GGUF) through llama.cpp.
 
-    The GGUF is loaded once per process per ``(path, n_ctx, n_threads, verbose)``; each call
-    returns a fresh wrapper over it, so two wrappers with the same ``seed`` give the same text.
+    The GGUF is loaded once per process per ``(path, n_ctx, n_threads, n_replicas, verbose)``;
+    each call returns a fresh wrapper over it, so two wrappers with the same ``seed`` give the
+    same text.
 
     Args:
         kind: ``"completion"`` (default; continues the prompt text) or ``"chat"`` (applies the
             GGUF's chat template).
         n_ctx: Context window in tokens.
         seed: Base seed of the per-call seeds.
-        n_threads: CPU threads; ``None`` lets llama.cpp choose.
+        n_threads: CPU threads per copy of the model; ``None`` shares the usable cores out.
+        n_replicas: Copies of the model serving calls side by side; ``None`` is two (or one per
+            ``n_threads`` cores, when fewer fit). See :func:`replica_layout`.
         max_tokens: Default generation limit (steps may bind their own).
         verbose: Let llama.cpp log to stderr.
         model_path: A GGUF file to use instead of the packaged one.
@@ -373,6 +435,7 @@ def load_embedded_model(
         n_ctx=n_ctx,
         seed=seed,
         n_threads=n_threads,
+        n_replicas=n_replicas,
         max_tokens=max_tokens,
         llama_verbose=verbose,
         **kwargs,
