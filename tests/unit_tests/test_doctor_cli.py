@@ -17,11 +17,16 @@ from tests.unit_tests.test_llama_build import CRASH_AFTER_INFO, HEALTHY
 SECRET = "sk-test-do-not-print-0123456789"
 
 
+@pytest.fixture
+def gguf(tmp_path: Path) -> Path:
+    path = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
+    path.write_bytes(b"GGUF")
+    return path
+
+
 @pytest.fixture(autouse=True)
-def _installed(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def _installed(gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     # Doctor's view of an installation with the local extra, without needing the real package.
-    gguf = tmp_path / "SmolLM2-135M-Instruct.Q4_1.gguf"
-    gguf.write_bytes(b"GGUF")
     monkeypatch.setattr(doctor, "embedded_model_path", lambda: gguf)
     real_version = doctor._version
     monkeypatch.setattr(
@@ -108,13 +113,13 @@ def test_a_build_for_features_the_cpu_lacks_is_flagged(monkeypatch: pytest.Monke
 
 
 def test_generate_on_a_crashing_build_fails_in_one_line_naming_doctor(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    tmp_path: Path, gguf: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     from langchain_selfinstruct import embedded
 
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("needs llama_cpp importable (the local extra)")
-    monkeypatch.setattr(embedded, "embedded_model_path", doctor.embedded_model_path)
+    monkeypatch.setattr(embedded, "embedded_model_path", lambda: gguf)
     monkeypatch.setattr(embedded, "_HANDLES", {})
     monkeypatch.setattr(llama_build, "_VERDICTS", {})
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
