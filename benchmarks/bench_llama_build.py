@@ -2,11 +2,12 @@
 
 Each build lives in its own virtual environment; pass each one's interpreter. Every measurement
 runs in a child process of that interpreter (a build that crashes is reported, not fatal):
-prompt evaluation (a ~500-token few-shot prompt, cold context), generation (128 tokens, end of
-text suppressed), with 1 and 2 threads, and two single-thread copies generating side by side.
+prompt evaluation (a ~500-token few-shot prompt, cold context), generation (128 tokens of
+counting), with 1 and 2 threads, and two single-thread copies generating side by side.
 
     python benchmarks/bench_llama_build.py --runs 3 \
-        --build portable=.venv/bin/python --build variants=/tmp/venv-variants/bin/python
+        --build portable=.venv/bin/python --build native=/tmp/venv-native/bin/python \
+        --build native-nbatch1=/tmp/venv-native/bin/python@1
 """
 
 from __future__ import annotations
@@ -25,14 +26,13 @@ _CHILD = r"""
 import json, sys, threading, time
 import llama_cpp
 
-model, prompt, layout = sys.argv[1], sys.argv[2], sys.argv[3]
+model, prompt, layout, n_batch = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
 copies, threads = (int(part) for part in layout.split("x"))
 llms = [
     llama_cpp.Llama(model_path=model, n_ctx=2048, n_threads=threads, n_threads_batch=threads,
-                    verbose=False)
+                    n_batch=n_batch, verbose=False)
     for _ in range(copies)
 ]
-no_eos = {llms[0].token_eos(): -1e9}
 
 def prompt_eval(llm):
     llm.reset()
@@ -43,8 +43,9 @@ def prompt_eval(llm):
 def generate(llm, results):
     llm.reset()
     start = time.perf_counter()
-    out = llm.create_completion("Once upon a time", max_tokens=128, temperature=0.0,
-                                logit_bias=no_eos)
+    # Counting goes on past max_tokens at temperature 0, without a logits processor (which
+    # would add Python work per token).
+    out = llm.create_completion("1, 2, 3, 4, 5, 6, 7,", max_tokens=128, temperature=0.0)
     results.append((out["usage"]["completion_tokens"], time.perf_counter() - start))
 
 prompt_eval(llms[0])  # warm-up: first-touch page faults and thread start
@@ -73,19 +74,26 @@ def few_shot_prompt() -> str:
 
 
 def measure(python: str, layout: str, prompt: str) -> dict[str, Any]:
-    """One child run of ``layout`` under ``python``; a crash is reported in ``error``."""
-    argv = [python, "-c", _CHILD, str(embedded_model_path()), prompt, layout]
+    """One child run of ``layout`` under ``python[@n_batch]``; a crash is reported in ``error``."""
+    python, _, n_batch = python.partition("@")
+    argv = [python, "-c", _CHILD, str(embedded_model_path()), prompt, layout, n_batch or "512"]
     done = subprocess.run(argv, capture_output=True, text=True, timeout=600, check=False)
     if done.returncode != 0:
-        why = f"signal {-done.returncode}" if done.returncode < 0 else done.stderr[-200:]
-        return {"error": why}
+        last = (done.stderr.strip().splitlines() or [f"exit {done.returncode}"])[-1]
+        return {"error": f"signal {-done.returncode}" if done.returncode < 0 else last[:120]}
     result: dict[str, Any] = json.loads(done.stdout.strip().splitlines()[-1])
     return result
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
-    parser.add_argument("--build", action="append", required=True, metavar="NAME=PYTHON")
+    parser.add_argument(
+        "--build",
+        action="append",
+        required=True,
+        metavar="NAME=PYTHON[@N_BATCH]",
+        help="a build's interpreter; @N_BATCH sets llama.cpp's n_batch (default 512)",
+    )
     parser.add_argument("--runs", type=int, default=3)
     args = parser.parse_args()
     builds = dict(item.split("=", 1) for item in args.build)

@@ -38,6 +38,7 @@ _CPU_FLAGS = {
     "SSE3": "pni",
     "SSSE3": "ssse3",
     "AVX": "avx",
+    "AVX_VNNI": "avx_vnni",
     "AVX2": "avx2",
     "FMA": "fma",
     "F16C": "f16c",
