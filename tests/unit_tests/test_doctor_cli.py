@@ -115,12 +115,12 @@ def test_a_build_for_features_the_cpu_lacks_is_flagged(monkeypatch: pytest.Monke
 def test_generate_on_a_crashing_build_fails_in_one_line_naming_doctor(
     tmp_path: Path, gguf: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from langchain_selfinstruct import embedded
+    from langchain_selfinstruct import embedded, llama_handles
 
     if importlib.util.find_spec("llama_cpp") is None:
         pytest.skip("needs llama_cpp importable (the local extra)")
     monkeypatch.setattr(embedded, "embedded_model_path", lambda: gguf)
-    monkeypatch.setattr(embedded, "_HANDLES", {})
+    monkeypatch.setattr(llama_handles, "_HANDLES", {})
     monkeypatch.setattr(llama_build, "_VERDICTS", {})
     monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "cache"))
     monkeypatch.setattr(llama_build, "_CHILD", CRASH_AFTER_INFO)

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from langchain_selfinstruct import embedded
-from langchain_selfinstruct.embedded import replica_layout
+from langchain_selfinstruct import llama_handles
+from langchain_selfinstruct.llama_handles import replica_layout
 
 
 @pytest.mark.parametrize(
@@ -27,5 +27,5 @@ def test_layout(
     expected: tuple[int, int],
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    monkeypatch.setattr(embedded, "_usable_cpus", lambda: cpus)
+    monkeypatch.setattr(llama_handles, "_usable_cpus", lambda: cpus)
     assert replica_layout(n_threads, n_replicas) == expected

@@ -1,0 +1,180 @@
+"""The loaded copies of a GGUF, and how calls share them.
+
+Every wrapper in :mod:`langchain_selfinstruct.embedded` with the same settings shares one
+:class:`LlamaHandle`: the model is loaded once per process, the build is checked in a child
+process first (:mod:`langchain_selfinstruct.llama_build`), and calls borrow whichever copy is
+free. ``llama_cpp`` is imported lazily.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import queue
+import threading
+from typing import Any
+
+from langchain_selfinstruct.errors import ModelConfigError
+from langchain_selfinstruct.llama_build import LOCAL_INSTALL_HINT, ensure_llama_works
+
+__all__ = ["LlamaHandle", "llama_handle", "replica_layout"]
+
+
+class LlamaHandle:
+    """``replicas`` loaded copies of one GGUF; each call borrows whichever copy is free.
+
+    A ``llama_cpp.Llama`` context serves one call at a time, and a 135M model gains little from a
+    second thread per call (its matrices are too small to split well), so both cores are used by
+    running two single-thread copies side by side (benchmarks/README.md). Results do not depend
+    on which copy serves a call: the copies are identical and every call carries its own seed.
+    """
+
+    def __init__(self, clients: list[Any]) -> None:
+        self.clients = clients
+        # Last in, first out: calls one after another stay on one copy, whose context still
+        # holds the previous prompt's shared prefix.
+        self._free: queue.LifoQueue[Any] = queue.LifoQueue()
+        for client in clients:
+            self._free.put(client)
+
+    def run(self, method: str, *args: Any, **params: Any) -> dict[str, Any]:
+        """Call ``Llama.<method>`` on a free copy, waiting for one if all are busy."""
+        # llama.cpp keeps the KV cache of the previous call and re-evaluates only the part of
+        # the new prompt after their common prefix, which saves seconds on prompts sharing long
+        # few-shot headers. Outputs matched a cold cache in our checks, so seeding holds.
+        client = self._free.get()
+        try:
+            result: dict[str, Any] = getattr(client, method)(*args, **params)
+            return result
+        finally:
+            self._free.put(client)
+
+
+_PREFIX_CACHE_BYTES = 1 << 30
+# Each copy holds its own prefix cache (up to 1 GiB), so the automatic layout stops at two.
+_MAX_AUTO_REPLICAS = 2
+_HANDLES: dict[tuple[str, int, int, int, bool], LlamaHandle] = {}
+_HANDLES_LOCK = threading.Lock()
+
+
+def _usable_cpus() -> int:
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def replica_layout(n_threads: int | None, n_replicas: int | None) -> tuple[int, int]:
+    """``(threads per copy, copies)``: by default two copies sharing the usable cores.
+
+    On the 2-core machines we measure on that is two single-thread copies; on a larger machine
+    each of the two copies gets more threads (pass ``n_replicas`` for more copies).
+    """
+    cpus = _usable_cpus()
+    if n_replicas is None:
+        n_replicas = max(1, min(_MAX_AUTO_REPLICAS, cpus // (n_threads or 1)))
+    if n_threads is None:
+        n_threads = max(1, cpus // n_replicas)
+    return n_threads, n_replicas
+
+
+def llama_handle(
+    path: str, n_ctx: int, n_threads: int | None, n_replicas: int | None, verbose: bool
+) -> LlamaHandle:
+    """Load a GGUF once per process; every wrapper with the same settings shares it."""
+    threads, replicas = replica_layout(n_threads, n_replicas)
+    key = (path, n_ctx, threads, replicas, verbose)
+    with _HANDLES_LOCK:
+        handle = _HANDLES.get(key)
+        if handle is None:
+            try:
+                from llama_cpp import Llama
+            except ImportError as exc:
+                raise ModelConfigError(f"llama.cpp is not installed: {LOCAL_INSTALL_HINT}") from exc
+            # A build that crashes would take the whole process down with it, so a child
+            # process tries it first (once per build; llama_build.py).
+            ensure_llama_works(path)
+            # The steps interleave a few long few-shot prompts; keeping the evaluated state of
+            # each lets a call resume from its shared prefix instead of re-reading it (2.7x less
+            # CPU for classify + instances). One cache serves every copy, so a header one copy
+            # evaluated is not evaluated again by the other.
+            cache = _prefix_state_cache(_PREFIX_CACHE_BYTES)
+            clients = []
+            for _ in range(replicas):
+                client = Llama(
+                    model_path=path,
+                    n_ctx=n_ctx,
+                    n_threads=threads,
+                    n_threads_batch=threads,
+                    # llama.cpp's fused attention: 15% faster prompts, 5% faster generation
+                    # per CPU-second on SmolLM2 (benchmarks/README.md).
+                    flash_attn=True,
+                    verbose=verbose,
+                )
+                _drop_unread_logits(client)
+                client.set_cache(cache)
+                clients.append(client)
+            if not _HANDLES:
+                atexit.register(_close_handles)
+            handle = _HANDLES[key] = LlamaHandle(clients)
+    return handle
+
+
+def _drop_unread_logits(client: Any) -> None:
+    """Shrink the logits buffer llama-cpp-python keeps but never reads without ``logits_all``.
+
+    ``Llama`` allocates ``n_batch x n_vocab`` floats (100 MB for SmolLM2) for logits that, since
+    sampling moved into llama.cpp's sampler, only ``logprobs`` and stopping criteria read (both
+    need ``logits_all=True``, which we never set). Yet every saved prefix state copies them:
+    0.1 s per save and 0.5 s per load, and four times the memory of the KV state itself
+    (benchmarks/README.md). One row keeps their shapes valid (llama-cpp-python 0.3.36).
+    """
+    import numpy as np
+
+    if not client._logits_all:
+        client.scores = np.zeros((1, client.n_vocab()), dtype=np.single)
+
+
+def _prefix_state_cache(capacity_bytes: int) -> Any:
+    """A thread-safe ``LlamaRAMCache`` whose budget counts everything a saved state holds.
+
+    llama.cpp's own cache counts only the KV state, though a saved state also holds the token ids
+    and logits; and its lookups and insertions are not safe from the two threads of two copies.
+    """
+    from llama_cpp.llama_cache import LlamaRAMCache
+
+    class PrefixStateCache(LlamaRAMCache):
+        def __init__(self, capacity_bytes: int) -> None:
+            super().__init__(capacity_bytes=capacity_bytes)
+            self._lock = threading.Lock()
+
+        @property
+        def cache_size(self) -> int:
+            return sum(
+                state.llama_state_size + state.scores.nbytes + state.input_ids.nbytes
+                for state in self.cache_state.values()
+            )
+
+        def __getitem__(self, key: Any) -> Any:
+            with self._lock:
+                return super().__getitem__(key)
+
+        def __contains__(self, key: Any) -> bool:
+            with self._lock:
+                return super().__contains__(key)
+
+        def __setitem__(self, key: Any, value: Any) -> None:
+            with self._lock:
+                super().__setitem__(key, value)
+
+    return PrefixStateCache(capacity_bytes=capacity_bytes)
+
+
+def _close_handles() -> None:
+    # Freeing the model explicitly at exit avoids llama.cpp's noisy __del__ during interpreter
+    # teardown, when the C library's bindings may already be gone.
+    with _HANDLES_LOCK:
+        for handle in _HANDLES.values():
+            for client in handle.clients:
+                client.close()
+        _HANDLES.clear()
