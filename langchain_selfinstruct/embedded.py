@@ -5,8 +5,9 @@ the installed package, never downloaded. Two thin LangChain wrappers drive it in
 :class:`EmbeddedCompletionModel` (the default: the paper's prompts are continuations, and a 135M
 chat model asked for "new tasks" mostly copies the examples back) and :class:`EmbeddedChatModel`.
 Unlike langchain-community's ``LlamaCpp``, they report ``finish_reason`` (the parsers drop
-length-truncated items, as the paper does) and token usage, and serialise calls into the shared
-``Llama`` handle so threaded batches are safe. ``llama_cpp`` is imported lazily.
+length-truncated items, as the paper does) and token usage, and share the loaded copies of the
+model (:mod:`langchain_selfinstruct.llama_handles`), each serving one call at a time, so threaded
+batches are safe and two calls run side by side. ``llama_cpp`` is imported lazily.
 """
 
 from __future__ import annotations
