@@ -22,9 +22,37 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-__all__ = ["PRESETS", "Preset", "SamplingParams", "get_preset"]
+__all__ = [
+    "PAPER_MAX_INSTANCES",
+    "PAPER_MAX_WORDS",
+    "PAPER_MIN_WORDS",
+    "PAPER_NUM_HUMAN_IN_PROMPT",
+    "PAPER_NUM_PROMPT_INSTRUCTIONS",
+    "PAPER_ROUGE_THRESHOLD",
+    "PRESETS",
+    "Preset",
+    "SamplingParams",
+    "get_preset",
+]
 
 PromptKind = Literal["chat", "completion"]
+
+# The paper's constants, once: every default elsewhere (presets, filters, the dedup index) refers
+# to these. Sections of Wang et al. (2022): §2.1 instruction generation, §2.2 classification task
+# identification, §2.3 instance generation, §2.4 filtering and postprocessing.
+PAPER_NUM_PROMPT_INSTRUCTIONS = 8
+"""In-context instructions per step-1 prompt (§2.1)."""
+PAPER_NUM_HUMAN_IN_PROMPT = 6
+"""Of which human-written seed tasks; the other 2 are machine-generated (§2.1)."""
+PAPER_MAX_INSTANCES = 5
+"""Instances kept per task at most (§2.3, the released ``generate_instances.py``)."""
+PAPER_ROUGE_THRESHOLD = 0.7
+"""An instruction joins the pool only when its ROUGE-L with every pool instruction is below this
+(§2.4); the released code rejects ``> 0.7``, so exactly 0.7 is kept."""
+PAPER_MIN_WORDS = 3
+"""Instructions with at most this many words are dropped (§2.4, the released code)."""
+PAPER_MAX_WORDS = 150
+"""Instructions with more than this many words are dropped (§2.4, the released code)."""
 
 
 class SamplingParams(BaseModel):
@@ -95,18 +123,18 @@ class Preset(BaseModel):
     instance_generation: SamplingParams = SamplingParams()
     """Step 3 (paper §2.3) decoding; ``InstanceGenerator`` adds the stop
     ``"Example {max_instances + 1}"`` for completion prompts. Default: the model's own settings."""
-    num_prompt_instructions: int = Field(default=8, gt=0)
+    num_prompt_instructions: int = Field(default=PAPER_NUM_PROMPT_INSTRUCTIONS, gt=0)
     """In-context instructions per step-1 prompt; default 8 (paper §2.1)."""
-    num_human_in_prompt: int = Field(default=6, ge=0)
+    num_human_in_prompt: int = Field(default=PAPER_NUM_HUMAN_IN_PROMPT, ge=0)
     """How many of them are human-written seed tasks; default 6 (paper §2.1: 6 human, 2 machine)."""
-    max_instances: int = Field(default=5, gt=0)
-    """Instances generated per task at most; default 5 (paper §2.3 reference code)."""
-    rouge_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    max_instances: int = Field(default=PAPER_MAX_INSTANCES, gt=0)
+    """Instances generated and kept per task at most; default 5 (paper §2.3 reference code)."""
+    rouge_threshold: float = Field(default=PAPER_ROUGE_THRESHOLD, ge=0.0, le=1.0)
     """An instruction is dropped when its ROUGE-L against the pool exceeds this; default 0.7
     (paper §2.4: ROUGE-L < 0.7; the reference code keeps exactly 0.7)."""
-    min_words: int = Field(default=3, ge=0)
+    min_words: int = Field(default=PAPER_MIN_WORDS, ge=0)
     """Instructions with at most this many words are dropped; default 3 (paper §2.4 code)."""
-    max_words: int = Field(default=150, gt=0)
+    max_words: int = Field(default=PAPER_MAX_WORDS, gt=0)
     """Instructions with more than this many words are dropped; default 150 (paper §2.4 code)."""
 
 

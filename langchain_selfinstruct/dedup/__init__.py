@@ -13,6 +13,7 @@ from langchain_selfinstruct.dedup.index import (
     Mode,
     NearDuplicateIndex,
 )
+from langchain_selfinstruct.dedup.protocol import DuplicateCheckLike, DuplicateIndex, PoolIndex
 from langchain_selfinstruct.dedup.rouge import rouge_l, rouge_l_tokens
 from langchain_selfinstruct.dedup.tokenize import (
     TokenizerName,
@@ -22,10 +23,13 @@ from langchain_selfinstruct.dedup.tokenize import (
 
 __all__ = [
     "DuplicateCheck",
+    "DuplicateCheckLike",
+    "DuplicateIndex",
     "DuplicateReason",
     "LexicalHashEmbeddings",
     "Mode",
     "NearDuplicateIndex",
+    "PoolIndex",
     "TokenizerName",
     "VectorConfig",
     "rouge_l",

@@ -13,7 +13,8 @@ from langchain_selfinstruct.parsers import (
     is_classification_from_structured,
 )
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.steps._base import GenerativeStep, PromptOverride, coerce_prompt
+from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["ClassificationIdentifier"]
 

@@ -12,7 +12,8 @@ from pydantic import Field, PrivateAttr, field_validator
 
 from langchain_selfinstruct.parsers import InstanceList, InstanceParser, instances_from_structured
 from langchain_selfinstruct.schema import Instance, Task
-from langchain_selfinstruct.steps._base import GenerativeStep, PromptOverride, coerce_prompt
+from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["InstanceGenerator"]
 
