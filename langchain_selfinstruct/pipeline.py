@@ -27,7 +27,7 @@ from langchain_core.callbacks import (
 )
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import ensure_config
-from pydantic import ConfigDict, Field, PrivateAttr, field_validator, model_validator
+from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_selfinstruct._sync import iterate_in_thread
 from langchain_selfinstruct.dedup import DuplicateIndex, NearDuplicateIndex, PoolIndex
@@ -44,7 +44,7 @@ from langchain_selfinstruct.loop import (
 )
 from langchain_selfinstruct.models import model_name as describe_model
 from langchain_selfinstruct.models import model_secrets
-from langchain_selfinstruct.presets import Preset, get_preset
+from langchain_selfinstruct.presets import PresetOrName, get_preset
 from langchain_selfinstruct.resources import load_seed_tasks
 from langchain_selfinstruct.runner import RunSummary, arun_to_directory, run_to_directory
 from langchain_selfinstruct.schema import Task
@@ -126,7 +126,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     """The model behind every generative step: any chat or completion model or a binding."""
     seed_tasks: list[Task] = Field(default_factory=load_seed_tasks)
     """The human-written pool (paper: 175 seed tasks)."""
-    preset: Preset = Field(default_factory=lambda: get_preset("faithful"))
+    preset: PresetOrName = Field(default_factory=lambda: get_preset("faithful"))
     """Sampling parameters and paper constants, or a preset name (default ``faithful``)."""
     max_concurrency: int = Field(default=8, ge=1)
     """Units of work in flight at once: generation calls and candidates being completed (each
@@ -159,11 +159,6 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         super().__init__(llm=llm, **kwargs)  # type: ignore[call-arg]
-
-    @field_validator("preset", mode="before")
-    @classmethod
-    def _preset_by_name(cls, value: Any) -> Any:
-        return get_preset(value) if isinstance(value, str) else value
 
     @model_validator(mode="after")
     def _build_steps(self) -> SelfInstructPipeline:

@@ -18,9 +18,9 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
 __all__ = [
     "PAPER_MAX_INSTANCES",
@@ -31,6 +31,7 @@ __all__ = [
     "PAPER_ROUGE_THRESHOLD",
     "PRESETS",
     "Preset",
+    "PresetOrName",
     "SamplingParams",
     "get_preset",
 ]
@@ -138,6 +139,9 @@ class Preset(BaseModel):
     """Instructions with more than this many words are dropped; default 150 (paper §2.4 code)."""
 
 
+# Paper §2.2 and §2.3 decode greedily (the released code's temperature 0, top_p 0).
+_GREEDY: dict[str, Any] = {"temperature": 0.0, "top_p": 0.0, "frequency_penalty": 0.0}
+
 _FAITHFUL = Preset(
     name="faithful",
     # Paper §2.1 / bootstrap_instructions.py: the list of 8 examples ends with "9." and the model
@@ -153,22 +157,11 @@ _FAITHFUL = Preset(
     # Paper §2.2 / identify_clf_or_not.py: greedy, a one-word answer. Chat models get a little more
     # room because they often write "Answer: Yes" or "**No**".
     classification=SamplingParams(
-        temperature=0.0,
-        top_p=0.0,
-        max_tokens=3,
-        chat_max_tokens=16,
-        presence_penalty=0.0,
-        frequency_penalty=0.0,
-        stop=("\n", "Task"),
+        **_GREEDY, max_tokens=3, chat_max_tokens=16, presence_penalty=0.0, stop=("\n", "Task")
     ),
     # Paper §2.3 / generate_instances.py: greedy with a presence penalty, stop at the next task.
     instance_generation=SamplingParams(
-        temperature=0.0,
-        top_p=0.0,
-        max_tokens=300,
-        presence_penalty=1.5,
-        frequency_penalty=0.0,
-        stop=("Task:",),
+        **_GREEDY, max_tokens=300, presence_penalty=1.5, stop=("Task:",)
     ),
 )
 
@@ -204,3 +197,11 @@ def get_preset(name: str) -> Preset:
     except KeyError:
         valid = ", ".join(sorted(PRESETS))
         raise ValueError(f"unknown preset {name!r}; valid presets: {valid}") from None
+
+
+def _by_name(value: Any) -> Any:
+    return get_preset(value) if isinstance(value, str) else value
+
+
+PresetOrName = Annotated[Preset, BeforeValidator(_by_name)]
+"""A pydantic field type: a :class:`Preset`, or the name of a built-in one."""

@@ -23,6 +23,7 @@ __all__ = [
     "ITEM_MARKER",
     "REMARK",
     "InlineParser",
+    "TruncationAwareParser",
     "clean_item",
     "dedupe_items",
     "fail",
@@ -113,3 +114,22 @@ class InlineParser(BaseOutputParser[_T]):
     async def aparse_result(self, result: list[Generation], *, partial: bool = False) -> _T:
         """Parse on the calling thread; see :meth:`parse_result`."""
         return self.parse_result(result, partial=partial)
+
+
+class TruncationAwareParser(InlineParser[_T]):
+    """A parser that drops the last item of a generation cut by the token limit.
+
+    Subclasses implement :meth:`_parse`; ``parse`` treats its text as complete.
+    """
+
+    def parse(self, text: str) -> _T:
+        """Parse a complete (not truncated) response; see :meth:`parse_result`."""
+        return self._parse(text, truncated=False)
+
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> _T:
+        """Parse the first generation, dropping its last item if it hit the token limit."""
+        text, truncated = first_text(result)
+        return self._parse(text, truncated=truncated)
+
+    def _parse(self, text: str, *, truncated: bool) -> _T:
+        raise NotImplementedError

@@ -7,16 +7,13 @@ from collections.abc import Iterable
 from itertools import dropwhile
 from typing import Literal, TypeAlias
 
-from langchain_core.outputs import Generation
-
 from langchain_selfinstruct.parsers._text import (
     BOLD,
     BULLET,
     CHATTY,
     REMARK,
-    InlineParser,
+    TruncationAwareParser,
     fail,
-    first_text,
     unquote,
 )
 from langchain_selfinstruct.schema import Instance
@@ -139,7 +136,7 @@ def _output_first_raw(block: list[str]) -> tuple[str, str]:
     return _join(kept), unquote(label.strip("*_ ").strip())
 
 
-class InstanceParser(InlineParser[list[Instance]]):
+class InstanceParser(TruncationAwareParser[list[Instance]]):
     r"""Parse generated instances in the paper's input-first or output-first format (paper §2.3).
 
     ``input_first`` reads ``Example N`` blocks with an optional ``Input:`` (or any custom
@@ -164,15 +161,6 @@ class InstanceParser(InlineParser[list[Instance]]):
     @property
     def _type(self) -> str:
         return "self_instruct_instances"
-
-    def parse(self, text: str) -> list[Instance]:
-        """Parse a complete (not truncated) response; see :meth:`parse_result`."""
-        return self._parse(text, truncated=False)
-
-    def parse_result(self, result: list[Generation], *, partial: bool = False) -> list[Instance]:
-        """Parse the first generation, dropping its last block if it hit the token limit."""
-        text, truncated = first_text(result)
-        return self._parse(text, truncated=truncated)
 
     def _parse(self, text: str, *, truncated: bool) -> list[Instance]:
         raw = self._input_first(text) if self.mode == "input_first" else self._output_first(text)

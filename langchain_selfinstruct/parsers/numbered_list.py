@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from langchain_core.outputs import Generation
-
 from langchain_selfinstruct.parsers._text import (
     HEADING,
     ITEM_MARKER,
     REMARK,
-    InlineParser,
+    TruncationAwareParser,
     clean_item,
     dedupe_items,
     fail,
-    first_text,
 )
 
 __all__ = ["NumberedListParser"]
@@ -50,7 +47,7 @@ def _split_list(text: str, first_item_unnumbered: bool) -> list[str]:
     return ["\n".join(part for part in item if part) for item in items]
 
 
-class NumberedListParser(InlineParser[list[str]]):
+class NumberedListParser(TruncationAwareParser[list[str]]):
     r"""Parse a numbered or bulleted list of instructions (paper §2.1, instruction generation).
 
     Accepts ``9.``, ``9)``, ``Task 9:``, ``Instruction 9:`` and ``-``/``*``/``•`` markers, skips a
@@ -73,15 +70,6 @@ class NumberedListParser(InlineParser[list[str]]):
     @property
     def _type(self) -> str:
         return "self_instruct_numbered_list"
-
-    def parse(self, text: str) -> list[str]:
-        """Parse a complete (not truncated) response; see :meth:`parse_result`."""
-        return self._parse(text, truncated=False)
-
-    def parse_result(self, result: list[Generation], *, partial: bool = False) -> list[str]:
-        """Parse the first generation, dropping its last item if it hit the token limit."""
-        text, truncated = first_text(result)
-        return self._parse(text, truncated=truncated)
 
     def _parse(self, text: str, *, truncated: bool) -> list[str]:
         raw = _split_list(text, self.first_item_unnumbered)

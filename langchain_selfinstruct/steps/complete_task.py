@@ -11,9 +11,9 @@ from typing import Any, TypeVar
 
 from langchain_core.caches import BaseCache
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
-from pydantic import ConfigDict, PrivateAttr, field_validator
+from pydantic import ConfigDict, PrivateAttr
 
-from langchain_selfinstruct.presets import Preset, get_preset
+from langchain_selfinstruct.presets import PresetOrName, get_preset
 from langchain_selfinstruct.schema import Task
 from langchain_selfinstruct.steps.classification import ClassificationIdentifier
 from langchain_selfinstruct.steps.filter_results import InstanceFilterResult
@@ -60,7 +60,7 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
 
     llm: Runnable[Any, Any]
     """The model for classification and instance generation."""
-    preset: Preset = get_preset("faithful")
+    preset: PresetOrName = get_preset("faithful")
     """Sampling parameters and paper constants, or a preset name; default ``faithful``."""
     instance_filter: InstanceFilter | None = None
     """The instance filter; default: the paper's rules with the preset's ``max_instances``."""
@@ -74,11 +74,6 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         super().__init__(llm=llm, **kwargs)  # type: ignore[call-arg]
-
-    @field_validator("preset", mode="before")
-    @classmethod
-    def _preset_by_name(cls, value: Any) -> Any:
-        return get_preset(value) if isinstance(value, str) else value
 
     def model_post_init(self, context: Any, /) -> None:
         """Build the three steps."""

@@ -233,6 +233,23 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
 
         return self._retrying(attempt)
 
+    def _choose_chain(
+        self,
+        prompt: BasePromptTemplate[Any],
+        text: tuple[BaseOutputParser[OutputT], Iterable[str]],
+        structured: tuple[type[BaseModel], Callable[[Any], OutputT]],
+    ) -> Runnable[dict[str, Any], OutputT]:
+        """The structured chain when the step uses structured output, else the text chain.
+
+        Args:
+            prompt: The prompt template.
+            text: The parser and the extra stop sequences of the text chain.
+            structured: The schema and the converter of the structured chain.
+        """
+        if self._use_structured:
+            return self._structured_chain(prompt, *structured)
+        return self._text_chain(prompt, *text)
+
     def _build(self) -> None:
         raise NotImplementedError
 

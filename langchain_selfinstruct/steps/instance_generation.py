@@ -76,14 +76,13 @@ class InstanceGenerator(GenerativeStep[Task | Mapping[str, Any], list[Instance]]
         self._chains = {}
         for mode, override in overrides.items():
             prompt = self._template(override, f"instances_{mode}")
-            if self._use_structured:
-                convert = partial(instances_from_structured, max_instances=self.max_instances)
-                self._chains[mode] = self._structured_chain(prompt, InstanceList, convert)
-            else:
-                parser = InstanceParser(mode=mode, max_instances=self.max_instances)
-                # Paper §2.3 code: a completion stops before the example past the limit.
-                extra = [f"Example {self.max_instances + 1}"] if self._kind == "completion" else []
-                self._chains[mode] = self._text_chain(prompt, parser, extra)
+            parser = InstanceParser(mode=mode, max_instances=self.max_instances)
+            # Paper §2.3 code: a completion stops before the example past the limit.
+            extra = [f"Example {self.max_instances + 1}"] if self._kind == "completion" else []
+            convert = partial(instances_from_structured, max_instances=self.max_instances)
+            self._chains[mode] = self._choose_chain(
+                prompt, (parser, extra), (InstanceList, convert)
+            )
 
     def _route(
         self, input: Task | Mapping[str, Any]
