@@ -27,6 +27,7 @@ __all__ = [
     "PAPER_MAX_WORDS",
     "PAPER_MIN_WORDS",
     "PAPER_NUM_HUMAN_IN_PROMPT",
+    "PAPER_NUM_MOST_SIMILAR",
     "PAPER_NUM_PROMPT_INSTRUCTIONS",
     "PAPER_ROUGE_THRESHOLD",
     "PRESETS",
@@ -50,6 +51,8 @@ PAPER_MAX_INSTANCES = 5
 PAPER_ROUGE_THRESHOLD = 0.7
 """An instruction joins the pool only when its ROUGE-L with every pool instruction is below this
 (§2.4); the released code rejects ``> 0.7``, so exactly 0.7 is kept."""
+PAPER_NUM_MOST_SIMILAR = 10
+"""Most similar pool instructions recorded with each kept one (§2.4, the released code)."""
 PAPER_MIN_WORDS = 3
 """Instructions with at most this many words are dropped (§2.4, the released code)."""
 PAPER_MAX_WORDS = 150

@@ -14,12 +14,10 @@ from typing import Any
 
 from langchain_selfinstruct.dedup import PoolIndex
 from langchain_selfinstruct.loop.work import Candidate
-from langchain_selfinstruct.presets import Preset
+from langchain_selfinstruct.presets import PAPER_NUM_MOST_SIMILAR, Preset
 from langchain_selfinstruct.schema import Task
 
 __all__ = ["Pool"]
-
-_MOST_SIMILAR_KEPT = 10  # the paper's code records the 10 most similar instructions
 
 
 class Pool:
@@ -97,7 +95,7 @@ class Pool:
                 "source": "machine",
                 **provenance,
                 "prompt_task_ids": list(candidate.prompt_ids),
-                "most_similar": dict(candidate.similar[:_MOST_SIMILAR_KEPT]),
+                "most_similar": dict(candidate.similar[:PAPER_NUM_MOST_SIMILAR]),
                 "avg_similarity_score": candidate.average,
                 "created_at": datetime.now(timezone.utc),
             }

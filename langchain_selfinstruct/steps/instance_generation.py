@@ -11,6 +11,7 @@ from langchain_core.runnables import Runnable
 from pydantic import Field, PrivateAttr, field_validator
 
 from langchain_selfinstruct.parsers import InstanceList, InstanceParser, instances_from_structured
+from langchain_selfinstruct.presets import PAPER_MAX_INSTANCES
 from langchain_selfinstruct.schema import Instance, Task
 from langchain_selfinstruct.steps.generative import GenerativeStep
 from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
@@ -43,7 +44,7 @@ class InstanceGenerator(GenerativeStep[Task | Mapping[str, Any], list[Instance]]
 
     name: str | None = "self_instruct.generate_instances"
     """Run name in callbacks and traces; default ``"self_instruct.generate_instances"``."""
-    max_instances: int = Field(default=5, gt=0)
+    max_instances: int = Field(default=PAPER_MAX_INSTANCES, gt=0)
     """Most instances returned per task; completion prompts also stop at ``"Example {n + 1}"``.
     Default: the preset's, 5 (paper §2.3 code)."""
     input_first_prompt: PromptOverride = None

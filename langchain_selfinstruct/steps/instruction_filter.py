@@ -14,7 +14,12 @@ from langchain_core.runnables import RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict, Field
 
 from langchain_selfinstruct.dedup import DuplicateIndex, rouge_l
-from langchain_selfinstruct.presets import PAPER_MAX_WORDS, PAPER_MIN_WORDS, PAPER_ROUGE_THRESHOLD
+from langchain_selfinstruct.presets import (
+    PAPER_MAX_WORDS,
+    PAPER_MIN_WORDS,
+    PAPER_NUM_MOST_SIMILAR,
+    PAPER_ROUGE_THRESHOLD,
+)
 from langchain_selfinstruct.steps import _rules
 from langchain_selfinstruct.steps._rules import PAPER_BLACKLIST
 from langchain_selfinstruct.steps.filter_results import (
@@ -72,7 +77,7 @@ class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]
     """Extra rules over the normalised text, run last (after dedup); return a reason or None."""
     threshold: float | None = None
     """ROUGE-L threshold inside a batch; ``None`` takes the index's, or 0.7 (paper) without one."""
-    num_similar: int = Field(default=10, ge=0)
+    num_similar: int = Field(default=PAPER_NUM_MOST_SIMILAR, ge=0)
     """How many similar texts to record per kept text (the paper keeps 10)."""
     update_index: bool = False
     """Add kept texts to ``index``, for use on its own (callers sharing the index should hold
