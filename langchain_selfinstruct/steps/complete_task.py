@@ -108,7 +108,10 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
         draft.is_classification = await _stage("identify_classification", classified)
         instances = await _stage("generate_instances", self._instances.ainvoke(draft, config))
         draft.instances = list(instances)
-        return await self._filter.aapply(draft, config)
+        # Synchronously, on the event loop: the rules take microseconds, and the async callback
+        # path (or a thread-pool hop) costs more CPU per candidate than the filter itself
+        # (benchmarks/README.md, Loop (3)). Async callback handlers still see the run.
+        return self._filter.apply(draft, config)
 
 
 def _draft(input: str | Task) -> Task:

@@ -57,15 +57,9 @@ class InstanceFilter(RunnableSerializable[Task, Task | None]):
 
         Returns:
             The task with only valid instances, or ``None`` when it must be dropped. For the
-            reasons and counts, use :meth:`apply` (or :meth:`aapply`).
+            reasons and counts, use :meth:`apply`.
         """
         return self.apply(input, config).task
-
-    async def ainvoke(
-        self, input: Task, config: RunnableConfig | None = None, **kwargs: Any
-    ) -> Task | None:
-        """Async :meth:`invoke`."""
-        return (await self.aapply(input, config)).task
 
     def apply(self, task: Task, config: RunnableConfig | None = None) -> InstanceFilterResult:
         """Filter a task's instances and report why each dropped one was dropped.
@@ -83,20 +77,6 @@ class InstanceFilter(RunnableSerializable[Task, Task | None]):
         """
         run = cast("Callable[[Task], Any]", self._apply)
         return cast("InstanceFilterResult", self._call_with_config(run, task, config))
-
-    async def aapply(
-        self, task: Task, config: RunnableConfig | None = None
-    ) -> InstanceFilterResult:
-        """Async :meth:`apply`.
-
-        Runs on the calling thread: the rules take microseconds, less than a hop to the thread
-        pool.
-        """
-        run = cast("Callable[[Task], Any]", self._aapply)
-        return cast("InstanceFilterResult", await self._acall_with_config(run, task, config))
-
-    async def _aapply(self, task: Task) -> InstanceFilterResult:
-        return self._apply(task)
 
     def _apply(self, task: Task) -> InstanceFilterResult:
         rules: list[InstanceRule] = [
