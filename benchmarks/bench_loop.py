@@ -44,8 +44,7 @@ from langchain_selfinstruct.presets import get_preset
 from langchain_selfinstruct.run_store import RunDirectory
 from langchain_selfinstruct.runner import run_settings, run_to_directory
 from langchain_selfinstruct.schema import Instance, Task, save_tasks
-from langchain_selfinstruct.steps import InstructionFilter
-from langchain_selfinstruct.steps.filtering import InstructionFilterResult
+from langchain_selfinstruct.steps import InstructionFilter, InstructionFilterResult
 
 
 @dataclass

@@ -73,8 +73,8 @@ def main(
     examples: dict[str, str] = {}
 
     def remember(event: LoopEvent) -> None:
-        if isinstance(event, Rejected) and "instruction" in event.record:
-            examples.setdefault(event.record["reason"], event.record["instruction"])
+        if isinstance(event, Rejected) and event.record.instruction is not None:
+            examples.setdefault(event.record.reason, event.record.instruction)
 
     summary = pipeline.run(out_dir, num_instructions, on_event=remember)
     print(f"{summary.stats.accepted} tasks written to {summary.out_dir}; rejected:")

@@ -24,6 +24,7 @@ from matplotlib.patches import Wedge
 from matplotlib.ticker import MaxNLocator
 
 from langchain_selfinstruct.dedup import NearDuplicateIndex
+from langchain_selfinstruct.presets import PAPER_ROUGE_THRESHOLD
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -181,7 +182,7 @@ def verb_noun_sunburst(groups: Sequence[VerbGroup]) -> bytes:
     return _png(fig)
 
 
-def rouge_histogram(scores: Sequence[float], threshold: float = 0.7) -> bytes:
+def rouge_histogram(scores: Sequence[float], threshold: float = PAPER_ROUGE_THRESHOLD) -> bytes:
     """Draw the paper's Figure 3: each instruction's highest ROUGE-L against the seed instructions.
 
     Args:

@@ -26,14 +26,12 @@ import os
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 from urllib.parse import urlsplit
 
-from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, BaseLanguageModel, BaseLLM
-from langchain_core.outputs import LLMResult
 from langchain_core.rate_limiters import BaseRateLimiter
-from langchain_core.runnables import Runnable, RunnableBinding, RunnableWithFallbacks
+from langchain_core.runnables import Runnable
 from pydantic import BaseModel, SecretStr
 
 from langchain_selfinstruct.embedded import (
@@ -47,6 +45,8 @@ from langchain_selfinstruct.embedded import (
 )
 from langchain_selfinstruct.errors import ModelConfigError
 from langchain_selfinstruct.fake import FakeSelfInstructLLM
+from langchain_selfinstruct.rate_limit import with_rate_limiter
+from langchain_selfinstruct.unwrap import is_openai_compatible_server, leaves, primary
 
 __all__ = [
     "DEFAULT_EMBEDDED_KIND",
@@ -57,7 +57,6 @@ __all__ = [
     "EmbeddedKind",
     "ModelConfigError",
     "ModelSpec",
-    "RateLimitedLLM",
     "check_model_ready",
     "embedded_model_path",
     "load_embedded_model",
@@ -89,64 +88,6 @@ _API_KEY_ENV: Mapping[str, tuple[str, ...]] = {  # any one of them will do
 _RETRYING_PROVIDERS = frozenset({"openai", "azure_openai", "anthropic", "deepseek", "xai"})
 _LOCAL_PROVIDERS = frozenset({"embedded", "llamacpp"})
 _OPENAI_COMPATIBLE = "openai_compatible"
-
-
-# --------------------------------------------------------------------------- rate limiting
-
-
-class RateLimitedLLM(BaseLLM):
-    """A completion model that acquires a rate limiter before each prompt it sends.
-
-    Chat models take ``rate_limiter=`` themselves; :class:`BaseLLM` has no such hook, so this
-    wrapper delegates to ``llm`` after one ``acquire`` per prompt (a batch of n prompts waits
-    for n tokens, matching what a chat model does for a batch of n inputs). It stays a
-    :class:`BaseLLM`, so ``.bind()`` and completion-vs-chat detection keep working.
-    """
-
-    llm: BaseLLM
-    rate_limiter: BaseRateLimiter
-
-    @property
-    def _llm_type(self) -> str:
-        return self.llm._llm_type
-
-    @property
-    def _identifying_params(self) -> Mapping[str, Any]:
-        return self.llm._identifying_params
-
-    def _generate(
-        self,
-        prompts: list[str],
-        stop: list[str] | None = None,
-        run_manager: CallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> LLMResult:
-        for _ in prompts:
-            self.rate_limiter.acquire(blocking=True)
-        return self.llm._generate(prompts, stop=stop, run_manager=run_manager, **kwargs)
-
-    async def _agenerate(
-        self,
-        prompts: list[str],
-        stop: list[str] | None = None,
-        run_manager: AsyncCallbackManagerForLLMRun | None = None,
-        **kwargs: Any,
-    ) -> LLMResult:
-        for _ in prompts:
-            await self.rate_limiter.aacquire(blocking=True)
-        return await self.llm._agenerate(prompts, stop=stop, run_manager=run_manager, **kwargs)
-
-
-def _with_rate_limiter(
-    llm: BaseLanguageModel[Any], rate_limiter: BaseRateLimiter | None
-) -> BaseLanguageModel[Any]:
-    if rate_limiter is None:
-        return llm
-    if isinstance(llm, BaseChatModel):
-        return llm.model_copy(update={"rate_limiter": rate_limiter})
-    if isinstance(llm, BaseLLM):
-        return RateLimitedLLM(llm=llm, rate_limiter=rate_limiter)
-    raise ModelConfigError(f"cannot rate-limit a {type(llm).__name__}: limit it yourself")
 
 
 # --------------------------------------------------------------------------- resolution
@@ -310,6 +251,24 @@ def check_model_ready(
     return spec
 
 
+@overload
+def resolve_model(
+    model: str | BaseLanguageModel[Any] | None = None,
+    *,
+    rate_limiter: None = None,
+    **options: Any,
+) -> BaseLanguageModel[Any]: ...
+
+
+@overload
+def resolve_model(
+    model: str | BaseLanguageModel[Any] | None = None,
+    *,
+    rate_limiter: BaseRateLimiter,
+    **options: Any,
+) -> Runnable[Any, Any]: ...
+
+
 def resolve_model(
     model: str | BaseLanguageModel[Any] | None = None,
     *,
@@ -322,8 +281,11 @@ def resolve_model(
     max_retries: int = DEFAULT_MAX_RETRIES,
     probe: bool = False,
     **kwargs: Any,
-) -> BaseLanguageModel[Any]:
+) -> Runnable[Any, Any]:
     """Turn a model instance, a model name or nothing into a ready LangChain model.
+
+    Without ``rate_limiter`` the result is a LangChain model; with one it is the limited model
+    (a chat model with its own ``rate_limiter``, or ``AcquireRateLimit(...) | llm``).
 
     Args:
         model: An instance (returned as is), ``"provider:model"``, a served model's name (with
@@ -334,7 +296,9 @@ def resolve_model(
             continuation prompts, instead of chat.
         api_key: Overrides the provider's environment variable. Never logged or returned.
         temperature: Default sampling temperature (steps may bind their own).
-        rate_limiter: Applied before every call, for chat and completion models alike.
+        rate_limiter: Applied before every call, for chat and completion models alike: a chat
+            model gets it as its own ``rate_limiter``; a completion model is returned as
+            ``AcquireRateLimit(...) | llm`` (see :mod:`langchain_selfinstruct.rate_limit`).
         timeout: Request timeout in seconds for hosted providers.
         max_retries: Client retries with backoff for hosted providers.
         probe: With ``base_url``, check the server answers before returning.
@@ -346,7 +310,7 @@ def resolve_model(
     if isinstance(model, BaseLanguageModel):
         if base_url or completion or api_key or temperature is not None or kwargs:
             raise ModelConfigError("configure the model instance itself, not through resolve_model")
-        return _with_rate_limiter(model, rate_limiter)
+        return with_rate_limiter(model, rate_limiter)
     spec = check_model_ready(
         model, base_url=base_url, completion=completion, api_key=api_key, probe=probe
     )
@@ -363,7 +327,7 @@ def resolve_model(
         if spec.provider in _RETRYING_PROVIDERS or spec.provider == _OPENAI_COMPATIBLE:
             kwargs.update(max_retries=max_retries, timeout=timeout)
         llm = _build_hosted(spec, api_key, kwargs)
-    return _with_rate_limiter(llm, rate_limiter)
+    return with_rate_limiter(llm, rate_limiter)
 
 
 def _build_hosted(
@@ -392,15 +356,9 @@ def _build_hosted(
 def model_name(llm: Runnable[Any, Any]) -> str:
     """A readable, key-free model name for provenance, e.g. ``"openai:gpt-4o-mini"``.
 
-    Sees through :class:`RateLimitedLLM` and ``.bind()`` wrappers.
+    Names the primary model behind any wrapper (see :mod:`langchain_selfinstruct.unwrap`).
     """
-    while True:
-        if isinstance(llm, RateLimitedLLM):
-            llm = llm.llm
-        elif isinstance(llm, RunnableBinding):
-            llm = llm.bound
-        else:
-            break
+    llm = primary(llm)
     if isinstance(llm, (EmbeddedCompletionModel, EmbeddedChatModel)):
         return llm.display_name
     if not isinstance(llm, (BaseChatModel, BaseLLM)):
@@ -408,9 +366,8 @@ def model_name(llm: Runnable[Any, Any]) -> str:
     params: Mapping[str, Any] = llm._get_ls_params()
     provider = str(params.get("ls_provider") or llm._llm_type)
     name = str(params.get("ls_model_name") or "unknown")
-    base_url = getattr(llm, "openai_api_base", None)
-    if isinstance(base_url, str) and base_url and urlsplit(base_url).hostname != "api.openai.com":
-        return f"openai-compatible:{name}@{_safe_url(base_url)}"
+    if is_openai_compatible_server(llm):
+        return f"openai-compatible:{name}@{_safe_url(str(getattr(llm, 'openai_api_base', '')))}"
     return f"{provider}:{name}"
 
 
@@ -418,23 +375,19 @@ _MIN_SECRET_LENGTH = 8  # shorter values are placeholders ("x"); hiding them wou
 
 
 def model_secrets(llm: Runnable[Any, Any]) -> tuple[str, ...]:
-    """The credentials a model holds (its ``SecretStr`` fields, e.g. the API key).
+    """The credentials the models behind ``llm`` hold (their ``SecretStr`` fields, e.g. API keys).
 
-    Sees through :class:`RateLimitedLLM`, ``.bind()`` and fallback wrappers. Used to scrub keys
-    that a server quotes back in an error message before the message is written anywhere.
+    Looks at every model behind any wrapper, fallbacks included. Used to scrub keys that a server
+    quotes back in an error message before the message is written anywhere.
     """
-    if isinstance(llm, RateLimitedLLM):
-        return model_secrets(llm.llm)
-    if isinstance(llm, RunnableBinding):
-        return model_secrets(llm.bound)
-    if isinstance(llm, RunnableWithFallbacks):
-        nested = [llm.runnable, *llm.fallbacks]
-        return tuple(secret for item in nested for secret in model_secrets(item))
-    if not isinstance(llm, BaseModel):
-        return ()
-    values = (getattr(llm, name, None) for name in type(llm).model_fields)
-    return tuple(
-        value.get_secret_value()
-        for value in values
-        if isinstance(value, SecretStr) and len(value.get_secret_value()) >= _MIN_SECRET_LENGTH
-    )
+    secrets: list[str] = []
+    for leaf in leaves(llm):
+        if isinstance(leaf, BaseModel):
+            values = (getattr(leaf, name, None) for name in type(leaf).model_fields)
+            secrets.extend(
+                value.get_secret_value()
+                for value in values
+                if isinstance(value, SecretStr)
+                and len(value.get_secret_value()) >= _MIN_SECRET_LENGTH
+            )
+    return tuple(secrets)

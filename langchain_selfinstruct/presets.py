@@ -18,13 +18,45 @@ Example:
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field
 
-__all__ = ["PRESETS", "Preset", "SamplingParams", "get_preset"]
+__all__ = [
+    "PAPER_MAX_INSTANCES",
+    "PAPER_MAX_WORDS",
+    "PAPER_MIN_WORDS",
+    "PAPER_NUM_HUMAN_IN_PROMPT",
+    "PAPER_NUM_MOST_SIMILAR",
+    "PAPER_NUM_PROMPT_INSTRUCTIONS",
+    "PAPER_ROUGE_THRESHOLD",
+    "PRESETS",
+    "Preset",
+    "PresetOrName",
+    "SamplingParams",
+    "get_preset",
+]
 
 PromptKind = Literal["chat", "completion"]
+
+# The paper's constants, once: every default elsewhere (presets, filters, the dedup index) refers
+# to these. Sections of Wang et al. (2022): §2.1 instruction generation, §2.2 classification task
+# identification, §2.3 instance generation, §2.4 filtering and postprocessing.
+PAPER_NUM_PROMPT_INSTRUCTIONS = 8
+"""In-context instructions per step-1 prompt (§2.1)."""
+PAPER_NUM_HUMAN_IN_PROMPT = 6
+"""Of which human-written seed tasks; the other 2 are machine-generated (§2.1)."""
+PAPER_MAX_INSTANCES = 5
+"""Instances kept per task at most (§2.3, the released ``generate_instances.py``)."""
+PAPER_ROUGE_THRESHOLD = 0.7
+"""An instruction joins the pool only when its ROUGE-L with every pool instruction is below this
+(§2.4); the released code rejects ``> 0.7``, so exactly 0.7 is kept."""
+PAPER_NUM_MOST_SIMILAR = 10
+"""Most similar pool instructions recorded with each kept one (§2.4, the released code)."""
+PAPER_MIN_WORDS = 3
+"""Instructions with at most this many words are dropped (§2.4, the released code)."""
+PAPER_MAX_WORDS = 150
+"""Instructions with more than this many words are dropped (§2.4, the released code)."""
 
 
 class SamplingParams(BaseModel):
@@ -95,20 +127,23 @@ class Preset(BaseModel):
     instance_generation: SamplingParams = SamplingParams()
     """Step 3 (paper §2.3) decoding; ``InstanceGenerator`` adds the stop
     ``"Example {max_instances + 1}"`` for completion prompts. Default: the model's own settings."""
-    num_prompt_instructions: int = Field(default=8, gt=0)
+    num_prompt_instructions: int = Field(default=PAPER_NUM_PROMPT_INSTRUCTIONS, gt=0)
     """In-context instructions per step-1 prompt; default 8 (paper §2.1)."""
-    num_human_in_prompt: int = Field(default=6, ge=0)
+    num_human_in_prompt: int = Field(default=PAPER_NUM_HUMAN_IN_PROMPT, ge=0)
     """How many of them are human-written seed tasks; default 6 (paper §2.1: 6 human, 2 machine)."""
-    max_instances: int = Field(default=5, gt=0)
-    """Instances generated per task at most; default 5 (paper §2.3 reference code)."""
-    rouge_threshold: float = Field(default=0.7, ge=0.0, le=1.0)
+    max_instances: int = Field(default=PAPER_MAX_INSTANCES, gt=0)
+    """Instances generated and kept per task at most; default 5 (paper §2.3 reference code)."""
+    rouge_threshold: float = Field(default=PAPER_ROUGE_THRESHOLD, ge=0.0, le=1.0)
     """An instruction is dropped when its ROUGE-L against the pool exceeds this; default 0.7
     (paper §2.4: ROUGE-L < 0.7; the reference code keeps exactly 0.7)."""
-    min_words: int = Field(default=3, ge=0)
+    min_words: int = Field(default=PAPER_MIN_WORDS, ge=0)
     """Instructions with at most this many words are dropped; default 3 (paper §2.4 code)."""
-    max_words: int = Field(default=150, gt=0)
+    max_words: int = Field(default=PAPER_MAX_WORDS, gt=0)
     """Instructions with more than this many words are dropped; default 150 (paper §2.4 code)."""
 
+
+# Paper §2.2 and §2.3 decode greedily (the released code's temperature 0, top_p 0).
+_GREEDY: dict[str, Any] = {"temperature": 0.0, "top_p": 0.0, "frequency_penalty": 0.0}
 
 _FAITHFUL = Preset(
     name="faithful",
@@ -125,22 +160,11 @@ _FAITHFUL = Preset(
     # Paper §2.2 / identify_clf_or_not.py: greedy, a one-word answer. Chat models get a little more
     # room because they often write "Answer: Yes" or "**No**".
     classification=SamplingParams(
-        temperature=0.0,
-        top_p=0.0,
-        max_tokens=3,
-        chat_max_tokens=16,
-        presence_penalty=0.0,
-        frequency_penalty=0.0,
-        stop=("\n", "Task"),
+        **_GREEDY, max_tokens=3, chat_max_tokens=16, presence_penalty=0.0, stop=("\n", "Task")
     ),
     # Paper §2.3 / generate_instances.py: greedy with a presence penalty, stop at the next task.
     instance_generation=SamplingParams(
-        temperature=0.0,
-        top_p=0.0,
-        max_tokens=300,
-        presence_penalty=1.5,
-        frequency_penalty=0.0,
-        stop=("Task:",),
+        **_GREEDY, max_tokens=300, presence_penalty=1.5, stop=("Task:",)
     ),
 )
 
@@ -176,3 +200,11 @@ def get_preset(name: str) -> Preset:
     except KeyError:
         valid = ", ".join(sorted(PRESETS))
         raise ValueError(f"unknown preset {name!r}; valid presets: {valid}") from None
+
+
+def _by_name(value: Any) -> Any:
+    return get_preset(value) if isinstance(value, str) else value
+
+
+PresetOrName = Annotated[Preset, BeforeValidator(_by_name)]
+"""A pydantic field type: a :class:`Preset`, or the name of a built-in one."""

@@ -18,7 +18,6 @@ import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from types import TracebackType
 from typing import IO, Any
 
 from langchain_selfinstruct._io import append_line_fsync, atomic_write_json
@@ -57,28 +56,16 @@ class RunDirectory:
 
     def __init__(self, path: str | os.PathLike[str]) -> None:
         self.path = Path(path)
+        self.tasks_path = self.path / TASKS_FILE
+        """Path of ``tasks.jsonl``."""
+        self.rejects_path = self.path / REJECTS_FILE
+        """Path of ``rejects.jsonl``."""
+        self.stats_path = self.path / STATS_FILE
+        """Path of ``stats.json``."""
+        self.settings_path = self.path / SETTINGS_FILE
+        """Path of ``settings.json``."""
         self._tasks: IO[str] | None = None
         self._rejects: IO[str] | None = None
-
-    @property
-    def tasks_path(self) -> Path:
-        """Path of ``tasks.jsonl``."""
-        return self.path / TASKS_FILE
-
-    @property
-    def rejects_path(self) -> Path:
-        """Path of ``rejects.jsonl``."""
-        return self.path / REJECTS_FILE
-
-    @property
-    def stats_path(self) -> Path:
-        """Path of ``stats.json``."""
-        return self.path / STATS_FILE
-
-    @property
-    def settings_path(self) -> Path:
-        """Path of ``settings.json``."""
-        return self.path / SETTINGS_FILE
 
     def check(self, settings: dict[str, Any]) -> None:
         """Fail, without touching the disk, if the directory cannot take this run.
@@ -125,12 +112,7 @@ class RunDirectory:
         self._rejects = self.rejects_path.open("a", encoding="utf-8")
         return self
 
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
+    def __exit__(self, *exc_info: object) -> None:
         for handle in (self._tasks, self._rejects):
             if handle is not None:
                 handle.close()

@@ -16,12 +16,14 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from langchain_selfinstruct._sync import iterate_in_thread
+from langchain_selfinstruct.loop.events import Accepted, LoopEvent, Rejected, RoundFinished
 from langchain_selfinstruct.run_store import RunDirectory
 from langchain_selfinstruct.schema import dump_task_line
 from langchain_selfinstruct.stats import RunStats
 
 if TYPE_CHECKING:
-    from langchain_selfinstruct.pipeline import LoopEvent, SelfInstructPipeline
+    # For annotations only: the pipeline imports this module (its run() methods), not the reverse.
+    from langchain_selfinstruct.pipeline import SelfInstructPipeline
 
 __all__ = ["RunSummary", "arun_to_directory", "run_settings", "run_to_directory"]
 
@@ -136,12 +138,10 @@ async def _events_to_directory(
     stop: threading.Event,
     summary: list[RunSummary],
 ) -> AsyncIterator[LoopEvent]:
-    from langchain_selfinstruct.pipeline import Accepted, Rejected, RoundFinished
-
     directory = RunDirectory(out_dir)
     resume = directory.prepare(run_settings(pipeline, num_instructions))
     state = pipeline.new_state(resume.tasks)
-    state.stop = stop
+    state.budget.stop = stop
     remaining = num_instructions - len(resume.tasks)
     with directory:
         if remaining > 0:
@@ -149,7 +149,7 @@ async def _events_to_directory(
                 if isinstance(event, Accepted):
                     directory.append_task(event.task)
                 elif isinstance(event, Rejected):
-                    directory.append_reject(event.record)
+                    directory.append_reject(event.record.to_dict())
                 elif isinstance(event, RoundFinished):
                     directory.write_stats(_stats_record(state.stats, len(resume.tasks)))
                 yield event

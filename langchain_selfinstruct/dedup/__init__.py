@@ -6,13 +6,10 @@ FAISS for very large pools, with an optional embedding-based paraphrase rule.
 """
 
 from langchain_selfinstruct.dedup._vectors import VectorConfig
+from langchain_selfinstruct.dedup.check import DuplicateCheck, DuplicateReason, Mode
 from langchain_selfinstruct.dedup.embedding import LexicalHashEmbeddings
-from langchain_selfinstruct.dedup.index import (
-    DuplicateCheck,
-    DuplicateReason,
-    Mode,
-    NearDuplicateIndex,
-)
+from langchain_selfinstruct.dedup.index import NearDuplicateIndex
+from langchain_selfinstruct.dedup.protocol import DuplicateCheckLike, DuplicateIndex, PoolIndex
 from langchain_selfinstruct.dedup.rouge import rouge_l, rouge_l_tokens
 from langchain_selfinstruct.dedup.tokenize import (
     TokenizerName,
@@ -22,10 +19,13 @@ from langchain_selfinstruct.dedup.tokenize import (
 
 __all__ = [
     "DuplicateCheck",
+    "DuplicateCheckLike",
+    "DuplicateIndex",
     "DuplicateReason",
     "LexicalHashEmbeddings",
     "Mode",
     "NearDuplicateIndex",
+    "PoolIndex",
     "TokenizerName",
     "VectorConfig",
     "rouge_l",

@@ -1,7 +1,7 @@
 """NearDuplicateIndex: the paper's ROUGE-L > 0.7 novelty filter, exact or FAISS-accelerated.
 
 Self-Instruct adds a generated instruction to the pool only when its ROUGE-L with every pool
-instruction is below 0.7 (paper §2.2, "Filtering and Postprocessing"); the released code rejects
+instruction is below 0.7 (paper §2.4, "Filtering and Postprocessing"); the released code rejects
 when ``max(scores) > 0.7``, so a score of exactly 0.7 is kept. Decisions here compare the very
 float ``rouge_score`` computes: some mathematically exact ties, e.g. LCS 7 between texts of 7 and
 13 tokens, come out of its arithmetic as 0.7000000000000001 and are rejected by the paper's code,
@@ -19,9 +19,8 @@ from __future__ import annotations
 import dataclasses
 import os
 import threading
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
-from typing import Any, Literal, TypeAlias, overload
+from collections.abc import Iterable, Sequence
+from typing import Any
 
 import numpy as np
 from langchain_core.embeddings import Embeddings
@@ -29,61 +28,22 @@ from numpy.typing import NDArray
 
 from langchain_selfinstruct.dedup._persist import read_index_dir, write_index_dir
 from langchain_selfinstruct.dedup._pool import Query, TokenPool
+from langchain_selfinstruct.dedup._settings import (
+    as_text_list,
+    check_settings,
+    embedding_settings,
+    embeddings_from_settings,
+)
 from langchain_selfinstruct.dedup._vectors import VectorConfig, VectorIndex
+from langchain_selfinstruct.dedup.check import DuplicateCheck, DuplicateReason, Mode, TextsView
 from langchain_selfinstruct.dedup.embedding import LexicalHashEmbeddings, normalize_rows
 from langchain_selfinstruct.dedup.tokenize import TokenizerName
+from langchain_selfinstruct.presets import PAPER_ROUGE_THRESHOLD
 
 __all__ = ["DuplicateCheck", "DuplicateReason", "Mode", "NearDuplicateIndex"]
 
-Mode: TypeAlias = Literal["exact", "faiss"]
-DuplicateReason: TypeAlias = Literal["near_duplicate", "semantic_duplicate"]
-
 #: Scores tried in turn by exact top-k search; each round scores only texts that may beat it.
 _TOP_K_STEPS = (0.5, 0.25)
-
-
-@dataclass(frozen=True)
-class DuplicateCheck:
-    """Outcome of checking one text against the pool.
-
-    Attributes:
-        is_duplicate: Whether a rule fired (the text should be rejected).
-        reason: ``"near_duplicate"`` (ROUGE-L above the threshold; checked first),
-            ``"semantic_duplicate"`` (embedding cosine above ``semantic_threshold``), or None.
-        max_score: Highest ROUGE-L against the pool (exact in exact mode; among the retrieved
-            candidates in FAISS mode); 0.0 for an empty pool.
-        most_similar: Up to ``k`` ``(text, ROUGE-L)`` pairs, best first.
-        max_cosine: Highest embedding cosine found, when an embedding index exists.
-    """
-
-    is_duplicate: bool
-    reason: DuplicateReason | None
-    max_score: float
-    most_similar: list[tuple[str, float]] = field(default_factory=list)
-    max_cosine: float | None = None
-
-
-class _TextsView(Sequence[str]):
-    """Read-only, zero-copy view of the pool's texts in insertion order."""
-
-    def __init__(self, texts: list[str]) -> None:
-        self._texts = texts
-
-    @overload
-    def __getitem__(self, index: int) -> str: ...
-    @overload
-    def __getitem__(self, index: slice) -> list[str]: ...
-    def __getitem__(self, index: int | slice) -> str | list[str]:
-        return self._texts[index]
-
-    def __len__(self) -> int:
-        return len(self._texts)
-
-    def __iter__(self) -> Iterator[str]:
-        return iter(self._texts)
-
-    def __repr__(self) -> str:
-        return f"<{len(self)} texts>"
 
 
 class NearDuplicateIndex:
@@ -94,7 +54,7 @@ class NearDuplicateIndex:
 
     Args:
         threshold: A text is a near-duplicate when its ROUGE-L F-measure with some pool text is
-            strictly above this (paper §2.2: 0.7).
+            strictly above this (paper §2.4: 0.7).
         mode: ``"exact"``: every decision and score equals brute-force ``rouge_score``.
             ``"faiss"``: a FAISS index over embeddings retrieves ``candidates`` nearest texts and
             only those are scored; for very large pools.
@@ -117,7 +77,7 @@ class NearDuplicateIndex:
 
     def __init__(
         self,
-        threshold: float = 0.7,
+        threshold: float = PAPER_ROUGE_THRESHOLD,
         mode: Mode = "exact",
         embeddings: Embeddings | None = None,
         tokenizer: TokenizerName = "rouge",
@@ -128,7 +88,7 @@ class NearDuplicateIndex:
         vector_config: VectorConfig | None = None,
         embed_batch_size: int = 512,
     ) -> None:
-        _check_settings(threshold, mode, embeddings, tokenizer, semantic_threshold, candidates)
+        check_settings(threshold, mode, embeddings, tokenizer, semantic_threshold, candidates)
         if isinstance(embed_batch_size, bool) or not isinstance(embed_batch_size, int):
             raise ValueError(f"embed_batch_size must be an integer, got {embed_batch_size!r}")
         if embed_batch_size < 1:
@@ -161,7 +121,7 @@ class NearDuplicateIndex:
     @property
     def texts(self) -> Sequence[str]:
         """The pool's texts in insertion order (a read-only view; duplicates allowed)."""
-        return _TextsView(self._pool.texts)
+        return TextsView(self._pool.texts)
 
     # Adding ----------------------------------------------------------------------------------
 
@@ -171,7 +131,7 @@ class NearDuplicateIndex:
         Args:
             texts: Texts to add, in order.
         """
-        batch = _as_text_list(texts)
+        batch = as_text_list(texts)
         vectors = self._embed(batch)
         with self._lock:
             for text in batch:
@@ -190,7 +150,7 @@ class NearDuplicateIndex:
         Returns:
             For each text, whether it was added (False: a duplicate by either rule).
         """
-        batch = _as_text_list(texts)
+        batch = as_text_list(texts)
         vectors = self._embed(batch)
         added = []
         with self._lock:
@@ -215,7 +175,7 @@ class NearDuplicateIndex:
 
     def is_near_duplicate_batch(self, texts: Iterable[str]) -> list[bool]:
         """:meth:`is_near_duplicate` for many texts, each against the pool only."""
-        batch = _as_text_list(texts)
+        batch = as_text_list(texts)
         if self.mode == "exact":
             with self._lock:
                 return [self._pool.any_above(self._pool.query(t), self.threshold) for t in batch]
@@ -244,7 +204,7 @@ class NearDuplicateIndex:
         """:meth:`check` for many texts, each against the pool only (not against each other)."""
         if k < 0:
             raise ValueError(f"k must be >= 0, got {k}")
-        batch = _as_text_list(texts)
+        batch = as_text_list(texts)
         vectors = self._embed(batch)
         with self._lock:
             if vectors is None:
@@ -310,26 +270,12 @@ class NearDuplicateIndex:
         return index
 
     def _settings(self) -> dict[str, Any]:
-        embedding: dict[str, Any] | None = None
-        if isinstance(self.embeddings, LexicalHashEmbeddings):
-            embedding = {
-                "kind": "lexical",
-                "dim": self.embeddings.dim,
-                "tokenizer": self.embeddings.tokenizer,
-                "bigram_weight": self.embeddings.bigram_weight,
-            }
-        elif self.embeddings is not None:
-            kind = type(self.embeddings)
-            embedding = {"kind": "custom", "class": f"{kind.__module__}.{kind.__qualname__}"}
+        plain = ("threshold", "mode", "tokenizer", "semantic_threshold", "candidates")
         return {
-            "threshold": self.threshold,
-            "mode": self.mode,
-            "tokenizer": self.tokenizer,
-            "semantic_threshold": self.semantic_threshold,
-            "candidates": self.candidates,
+            **{name: getattr(self, name) for name in plain},
             "embed_batch_size": self.embed_batch_size,
             "vector_config": dataclasses.asdict(self.vector_config),
-            "embedding": embedding,
+            "embedding": embedding_settings(self.embeddings),
         }
 
     # Internals -------------------------------------------------------------------------------
@@ -426,66 +372,11 @@ class NearDuplicateIndex:
         return self._check_with_vectors(query, 0, sims[0], ids[0]).reason
 
 
-def _check_settings(
-    threshold: float,
-    mode: str,
-    embeddings: Embeddings | None,
-    tokenizer: str,
-    semantic_threshold: float | None,
-    candidates: int,
-) -> None:
-    if not _is_number(threshold) or not 0 <= threshold <= 1:
-        raise ValueError(f"threshold must be a number in [0, 1], got {threshold!r}")
-    if mode not in ("exact", "faiss"):
-        raise ValueError(f"mode must be 'exact' or 'faiss', got {mode!r}")
-    if tokenizer not in ("rouge", "unicode"):
-        raise ValueError(f"tokenizer must be 'rouge' or 'unicode', got {tokenizer!r}")
-    if semantic_threshold is not None and (
-        not _is_number(semantic_threshold) or not -1 <= semantic_threshold <= 1
-    ):
-        raise ValueError(f"semantic_threshold must be in [-1, 1], got {semantic_threshold!r}")
-    if isinstance(candidates, bool) or not isinstance(candidates, int) or candidates < 1:
-        raise ValueError(f"candidates must be a positive integer, got {candidates!r}")
-    if embeddings is not None and mode == "exact" and semantic_threshold is None:
-        raise ValueError(
-            "embeddings are only used with mode='faiss' or a semantic_threshold; "
-            "exact mode would ignore them"
-        )
-
-
-def _is_number(value: object) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
-
-
-def _as_text_list(texts: Iterable[str]) -> list[str]:
-    if isinstance(texts, str):
-        raise TypeError("expected an iterable of texts, got a single string; wrap it in a list")
-    batch = list(texts)
-    for text in batch:
-        if not isinstance(text, str):
-            raise TypeError(f"texts must be strings, got {type(text).__name__}")
-    return batch
-
-
 def _from_settings(
     settings: dict[str, Any], embeddings: Embeddings | None, source: str
 ) -> NearDuplicateIndex:
     """Rebuild an empty index from saved settings; any bad value raises ValueError."""
-    spec = settings.get("embedding")
-    if spec is not None and not isinstance(spec, dict):
-        raise ValueError(f"{source}: malformed embedding settings")
-    if embeddings is None and spec is not None:
-        if spec.get("kind") == "custom":
-            raise ValueError(
-                f"{source}: index was built with {spec.get('class')!r} embeddings; "
-                "pass embeddings= to load it"
-            )
-        try:
-            embeddings = LexicalHashEmbeddings(
-                dim=spec["dim"], tokenizer=spec["tokenizer"], bigram_weight=spec["bigram_weight"]
-            )
-        except (KeyError, TypeError, ValueError) as exc:
-            raise ValueError(f"{source}: malformed lexical embedding settings ({exc})") from exc
+    embeddings = embeddings_from_settings(settings.get("embedding"), embeddings, source)
     try:
         vector_config = VectorConfig(**settings["vector_config"])
         return NearDuplicateIndex(

@@ -1,7 +1,8 @@
 """Small filter rules for Self-Instruct's filtering step (Wang et al., 2022, §2.4).
 
-Each rule looks at one text (or one instance) and returns ``None`` to keep it or a :class:`RuleHit`
-naming why it is rejected, in the spirit of datatrove's filter blocks. The defaults follow the
+Each rule looks at one text (or one instance) and returns ``None`` to keep it or a
+:class:`~langchain_selfinstruct.steps.filter_results.RuleHit` naming why it is dropped, in the
+spirit of datatrove's filter blocks. The defaults follow the
 paper's released code (``bootstrap_instructions.py`` and ``prepare_for_finetuning.py``).
 """
 
@@ -9,17 +10,14 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Callable, Iterable, Sequence
-from typing import Any, NamedTuple
+from collections.abc import Iterable, Sequence
 
 from langchain_selfinstruct.schema import Instance
+from langchain_selfinstruct.steps.filter_results import InstructionRule, RuleHit
 
 __all__ = [
     "ALPACA_EXTRA_BLACKLIST",
     "PAPER_BLACKLIST",
-    "InstanceRule",
-    "InstructionRule",
-    "RuleHit",
     "blacklist_rule",
     "empty_output",
     "empty_rule",
@@ -56,19 +54,6 @@ ALPACA_EXTRA_BLACKLIST: tuple[str, ...] = ("video", "audio", "music", "flowchart
 
 _QUOTE_PAIRS = {'"': '"', "'": "'", "\u201c": "\u201d", "\u2018": "\u2019", "`": "`"}
 _WHITESPACE = re.compile(r"\s+")
-
-
-class RuleHit(NamedTuple):
-    """Why a rule rejected a text: a stable reason string and machine-readable detail."""
-
-    reason: str
-    detail: dict[str, Any]
-
-
-InstructionRule = Callable[[str], RuleHit | None]
-"""A rule over one normalised instruction."""
-InstanceRule = Callable[[str, str], str | None]
-"""A rule over one instance's stripped ``(input, output)``; returns a reason or ``None``."""
 
 
 def normalize_instruction(text: str) -> str:
@@ -185,19 +170,21 @@ def non_ascii_start(text: str) -> RuleHit | None:
     return None
 
 
-def empty_output(input_: str, output: str) -> str | None:
+def empty_output(input_: str, output: str) -> RuleHit | None:
     """Reject an instance without output (paper's ``filter_invalid_instances``)."""
-    return "empty_output" if not output else None
+    return RuleHit("empty_output", {}) if not output else None
 
 
-def input_equals_output(input_: str, output: str) -> str | None:
+def input_equals_output(input_: str, output: str) -> RuleHit | None:
     """Reject an instance whose output just repeats its input."""
-    return "input_equals_output" if input_ == output else None
+    return RuleHit("input_equals_output", {}) if input_ == output else None
 
 
-def ends_with_colon(input_: str, output: str) -> str | None:
+def ends_with_colon(input_: str, output: str) -> RuleHit | None:
     """Reject an instance whose input or output ends with ":", usually a cut-off generation."""
-    return "ends_with_colon" if input_.endswith(":") or output.endswith(":") else None
+    if input_.endswith(":") or output.endswith(":"):
+        return RuleHit("ends_with_colon", {"field": "input" if input_.endswith(":") else "output"})
+    return None
 
 
 def find_conflict(instances: Iterable[Instance]) -> str | None:

@@ -13,7 +13,8 @@ from langchain_selfinstruct.parsers import (
     is_classification_from_structured,
 )
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.steps._base import GenerativeStep, PromptOverride, coerce_prompt
+from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["ClassificationIdentifier"]
 
@@ -56,12 +57,9 @@ class ClassificationIdentifier(GenerativeStep[str | Task, bool]):
 
     def _build(self) -> None:
         prompt = self._template(self.prompt, "classification")
-        if self._use_structured:
-            self._chain = self._structured_chain(
-                prompt, ClassificationAnswer, is_classification_from_structured
-            )
-        else:
-            self._chain = self._text_chain(prompt, YesNoParser())
+        self._chain = self._choose_chain(
+            prompt, (YesNoParser(), ()), (ClassificationAnswer, is_classification_from_structured)
+        )
 
     def _route(self, input: str | Task) -> tuple[Runnable[dict[str, Any], bool], dict[str, Any]]:
         instruction = (input.instruction if isinstance(input, Task) else input).strip()

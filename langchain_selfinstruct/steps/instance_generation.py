@@ -11,8 +11,10 @@ from langchain_core.runnables import Runnable
 from pydantic import Field, PrivateAttr, field_validator
 
 from langchain_selfinstruct.parsers import InstanceList, InstanceParser, instances_from_structured
+from langchain_selfinstruct.presets import PAPER_MAX_INSTANCES
 from langchain_selfinstruct.schema import Instance, Task
-from langchain_selfinstruct.steps._base import GenerativeStep, PromptOverride, coerce_prompt
+from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["InstanceGenerator"]
 
@@ -42,7 +44,7 @@ class InstanceGenerator(GenerativeStep[Task | Mapping[str, Any], list[Instance]]
 
     name: str | None = "self_instruct.generate_instances"
     """Run name in callbacks and traces; default ``"self_instruct.generate_instances"``."""
-    max_instances: int = Field(default=5, gt=0)
+    max_instances: int = Field(default=PAPER_MAX_INSTANCES, gt=0)
     """Most instances returned per task; completion prompts also stop at ``"Example {n + 1}"``.
     Default: the preset's, 5 (paper §2.3 code)."""
     input_first_prompt: PromptOverride = None
@@ -75,14 +77,13 @@ class InstanceGenerator(GenerativeStep[Task | Mapping[str, Any], list[Instance]]
         self._chains = {}
         for mode, override in overrides.items():
             prompt = self._template(override, f"instances_{mode}")
-            if self._use_structured:
-                convert = partial(instances_from_structured, max_instances=self.max_instances)
-                self._chains[mode] = self._structured_chain(prompt, InstanceList, convert)
-            else:
-                parser = InstanceParser(mode=mode, max_instances=self.max_instances)
-                # Paper §2.3 code: a completion stops before the example past the limit.
-                extra = [f"Example {self.max_instances + 1}"] if self._kind == "completion" else []
-                self._chains[mode] = self._text_chain(prompt, parser, extra)
+            parser = InstanceParser(mode=mode, max_instances=self.max_instances)
+            # Paper §2.3 code: a completion stops before the example past the limit.
+            extra = [f"Example {self.max_instances + 1}"] if self._kind == "completion" else []
+            convert = partial(instances_from_structured, max_instances=self.max_instances)
+            self._chains[mode] = self._choose_chain(
+                prompt, (parser, extra), (InstanceList, convert)
+            )
 
     def _route(
         self, input: Task | Mapping[str, Any]

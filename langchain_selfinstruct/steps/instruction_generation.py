@@ -15,7 +15,8 @@ from langchain_selfinstruct.parsers import (
     instructions_from_structured,
 )
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.steps._base import GenerativeStep, PromptOverride, coerce_prompt
+from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["InstructionGenerator"]
 
@@ -70,13 +71,9 @@ class InstructionGenerator(GenerativeStep[Sequence[str | Task], list[str]]):
 
     def _build(self) -> None:
         prompt = self._template(self.prompt, "instruction_generation")
-        if self._use_structured:
-            self._chain = self._structured_chain(
-                prompt, InstructionList, instructions_from_structured
-            )
-        else:
-            parser = NumberedListParser(first_item_unnumbered=self._kind == "completion")
-            self._chain = self._text_chain(prompt, parser)
+        parser = NumberedListParser(first_item_unnumbered=self._kind == "completion")
+        structured = (InstructionList, instructions_from_structured)
+        self._chain = self._choose_chain(prompt, (parser, ()), structured)
 
     def _route(
         self, input: Sequence[str | Task]

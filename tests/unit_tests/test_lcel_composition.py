@@ -25,13 +25,11 @@ from langchain_core.runnables import (
 from langchain_selfinstruct.schema import Instance, Task
 from langchain_selfinstruct.steps import (
     ClassificationIdentifier,
-    InstanceGenerator,
-    InstructionGenerator,
-)
-from langchain_selfinstruct.steps.filtering import (
     InstanceFilter,
+    InstanceGenerator,
     InstructionFilter,
     InstructionFilterResult,
+    InstructionGenerator,
 )
 from tests.unit_tests.fakes import RunNames
 

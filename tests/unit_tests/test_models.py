@@ -17,6 +17,7 @@ from langchain_core.language_models.fake import FakeListLLM
 from langchain_core.language_models.fake_chat_models import FakeListChatModel
 from langchain_core.language_models.llms import LLM
 from langchain_core.rate_limiters import BaseRateLimiter
+from langchain_core.runnables import RunnableSequence
 from langchain_openai import ChatOpenAI, OpenAI
 from pydantic import SecretStr
 
@@ -27,13 +28,13 @@ from langchain_selfinstruct.models import (
     LOCAL_INSTALL_HINT,
     ModelConfigError,
     ModelSpec,
-    RateLimitedLLM,
     check_model_ready,
     embedded_model_path,
     model_name,
     parse_model_spec,
     resolve_model,
 )
+from langchain_selfinstruct.rate_limit import AcquireRateLimit
 
 LOCAL_URL = "http://localhost:8000/v1"
 SECRET = "sk-test-do-not-leak-123"
@@ -309,16 +310,16 @@ def test_rate_limiter_reaches_a_resolved_chat_model() -> None:
 def test_rate_limiter_wraps_a_resolved_completion_model() -> None:
     limiter = CountingLimiter([])
     llm = resolve_model("base", base_url=LOCAL_URL, completion=True, rate_limiter=limiter)
-    assert isinstance(llm, RateLimitedLLM)
-    assert isinstance(llm.llm, OpenAI)
-    assert llm.rate_limiter is limiter
+    assert isinstance(llm, RunnableSequence)
+    acquire, model = llm.steps
+    assert isinstance(acquire, AcquireRateLimit) and acquire.rate_limiter is limiter
+    assert isinstance(model, OpenAI)
     assert model_name(llm) == f"openai-compatible:base@{LOCAL_URL}"
 
 
 def test_rate_limiter_is_acquired_before_every_completion_call() -> None:
     events = EventLog()
     llm = resolve_model(RecordingLLM(events=events), rate_limiter=CountingLimiter(events))
-    assert isinstance(llm, BaseLLM)
     assert llm.invoke("a") == "A"
     assert llm.bind(stop=["\n"]).invoke("b") == "B"
     assert llm.batch(["c", "d", "e"]) == ["C", "D", "E"]
@@ -329,7 +330,7 @@ def test_rate_limiter_is_acquired_before_every_completion_call() -> None:
 
 async def test_rate_limiter_is_acquired_asynchronously() -> None:
     events = EventLog()
-    llm = RateLimitedLLM(llm=RecordingLLM(events=events), rate_limiter=CountingLimiter(events))
+    llm = resolve_model(RecordingLLM(events=events), rate_limiter=CountingLimiter(events))
     assert await llm.ainvoke("a") == "A"
     assert await llm.abatch(["b", "c"]) == ["B", "C"]
     assert events.count("aacquire") == 3
@@ -350,8 +351,9 @@ def test_model_name_hides_credentials_in_base_urls() -> None:
 
 def test_model_name_sees_through_wrappers() -> None:
     inner = FakeListLLM(responses=["y"])
-    wrapped = RateLimitedLLM(llm=inner, rate_limiter=CountingLimiter([]))
+    wrapped = resolve_model(inner, rate_limiter=CountingLimiter([]))
     assert model_name(wrapped.bind(stop=["x"])) == model_name(inner)
+    assert model_name(wrapped.with_fallbacks([FakeListLLM(responses=["z"])])) == model_name(inner)
     assert model_name(inner).startswith("fakelist")
 
 

@@ -83,7 +83,7 @@ def test_filters_reject_with_reasons_and_duplicates_never_enter() -> None:
     llm = FakeSelfInstructLLM(duplicate_rate=0.3, blacklisted_rate=0.2)
     pipeline = _pipeline(llm=llm, max_concurrency=4)
     events = asyncio.run(_collect(pipeline.events(25, pipeline.new_state())))
-    reasons = Counter(e.record["reason"] for e in events if isinstance(e, Rejected))
+    reasons = Counter(e.record.reason for e in events if isinstance(e, Rejected))
     assert reasons["near_duplicate"] > 0
     assert reasons["blacklisted:draw"] > 0
     accepted = [e.task.instruction for e in events if isinstance(e, Accepted)]
@@ -109,7 +109,7 @@ def test_later_generations_see_the_candidates_kept_before_them() -> None:
         "Plan a weekend hiking trip for four friends on a tight budget.",
         "Explain how tides work to a curious eight-year-old child.",
     ]
-    dupes = [e.record for e in first_round if isinstance(e, Rejected)]
+    dupes = [e.record.to_dict() for e in first_round if isinstance(e, Rejected)]
     assert len(dupes) == 4  # the two other prompts' copies of both
     assert {r["reason"] for r in dupes} == {"near_duplicate"}
     assert all(r["detail"]["against"] == "pool" for r in dupes)
@@ -197,7 +197,7 @@ def test_stop_request_lets_work_in_flight_finish_and_starts_no_new_generation() 
         async for event in pipeline.events(1000, state):
             seen.append(event)
             if isinstance(event, Accepted) and stop_at < 0:
-                state.stop.set()
+                state.budget.stop.set()
                 stop_at = len(llm.log)
         return seen, stop_at
 

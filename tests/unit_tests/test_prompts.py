@@ -19,7 +19,7 @@ from rouge_score import rouge_scorer
 
 from langchain_selfinstruct.parsers import InstanceParser
 from langchain_selfinstruct.resources import prompt_path
-from langchain_selfinstruct.steps._base import coerce_prompt, default_prompt
+from langchain_selfinstruct.steps.prompt_loading import coerce_prompt, default_prompt
 
 SNAPSHOTS = Path(__file__).parent / "snapshots" / "prompts"
 REPO_ROOT = Path(__file__).resolve().parents[2]

@@ -151,7 +151,7 @@ def test_events_reach_the_calling_thread_and_match_the_files(tmp_path: Path) -> 
     assert threads == {threading.get_ident()}
     accepted = [e.task.id for e in events if isinstance(e, Accepted)]
     assert accepted == [t.id for t in load_tasks(tmp_path / "tasks.jsonl")]
-    emitted = [e.record for e in events if isinstance(e, Rejected)]
+    emitted = [e.record.to_dict() for e in events if isinstance(e, Rejected)]
     assert json.loads(json.dumps(emitted, default=str)) == _records(tmp_path / "rejects.jsonl")
     assert sum(isinstance(e, RoundFinished) for e in events) == summary.stats.rounds
     assert isinstance(events[-1], RoundFinished)

@@ -1,4 +1,4 @@
-"""Tests for langchain_selfinstruct.steps._base: model kind, sampling, structured-output support."""
+"""Step plumbing (model_setup, stop cut): model kind, sampling, structured-output support."""
 
 from __future__ import annotations
 
@@ -15,9 +15,9 @@ from langchain_core.runnables import (
     RunnableWithFallbacks,
 )
 
+from langchain_selfinstruct.parsers import cut_at_stop
 from langchain_selfinstruct.steps import ClassificationIdentifier
-from langchain_selfinstruct.steps._base import (
-    _cut_at_stop,
+from langchain_selfinstruct.steps.model_setup import (
     configure_model,
     resolve_prompt_kind,
     supports_structured_output,
@@ -181,15 +181,15 @@ def test_structured_auto_never_applies_to_completion_models() -> None:
         ),
     ],
 )
-def test_cut_at_stop(output: Any, text: str | None, finish: str) -> None:
-    message = _cut_at_stop(output, ["\n\n", "Task:"])
+def testcut_at_stop(output: Any, text: str | None, finish: str) -> None:
+    message = cut_at_stop(output, ["\n\n", "Task:"])
     expected = text if text is not None else output.content
     assert message.content == expected
     assert message.response_metadata.get("finish_reason", "stop") == finish
 
 
-def test_cut_at_stop_uses_the_earliest_stop() -> None:
-    assert _cut_at_stop("x Task: y\n\nz", ["\n\n", "Task:"]).content == "x "
+def testcut_at_stop_uses_the_earliest_stop() -> None:
+    assert cut_at_stop("x Task: y\n\nz", ["\n\n", "Task:"]).content == "x "
 
 
 def test_recording_fakes_report_finish_reasons() -> None:
@@ -198,10 +198,10 @@ def test_recording_fakes_report_finish_reasons() -> None:
     assert result.generations[0][0].generation_info == {"finish_reason": "length"}
 
 
-def test_cut_at_stop_keeps_usage_and_ids() -> None:
+def testcut_at_stop_keeps_usage_and_ids() -> None:
     usage = {"input_tokens": 5, "output_tokens": 3, "total_tokens": 8}
     message = AIMessage(content="Yes\nTask: more", id="run-1", usage_metadata=usage)
-    cut = _cut_at_stop(message, ["\n"])
+    cut = cut_at_stop(message, ["\n"])
     assert (cut.content, cut.id) == ("Yes", "run-1")
     assert isinstance(cut, AIMessage)
     assert cut.usage_metadata == usage

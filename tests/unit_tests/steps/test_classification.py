@@ -179,7 +179,7 @@ def test_default_sampling_is_the_faithful_preset() -> None:
 
 
 def test_greedy_retries_resample_instead_of_repeating() -> None:
-    from langchain_selfinstruct.steps._base import RESAMPLE_SETTINGS
+    from langchain_selfinstruct.steps.model_setup import RESAMPLE_SETTINGS
 
     class Recording(FakeListLLM):
         temperature: float = 0.0

@@ -17,7 +17,7 @@ from rouge_score import rouge_scorer
 
 from langchain_selfinstruct.dedup import NearDuplicateIndex
 from langchain_selfinstruct.schema import Instance, Task
-from langchain_selfinstruct.steps.filtering import (
+from langchain_selfinstruct.steps import (
     ALPACA_EXTRA_BLACKLIST,
     PAPER_BLACKLIST,
     InstanceFilter,

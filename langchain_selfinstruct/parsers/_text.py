@@ -1,0 +1,135 @@
+"""What every Self-Instruct text parser shares: truncation, failures, item cleaning, inline async.
+
+Like the paper's reference code, the parsers drop the last item or instance of a generation cut by
+the token limit (see :func:`is_truncated`); anything unreadable raises ``OutputParserException``
+so the steps can count and retry.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable
+from typing import Any, TypeVar
+
+from langchain_core.exceptions import OutputParserException
+from langchain_core.output_parsers import BaseOutputParser
+from langchain_core.outputs import ChatGeneration, Generation
+
+__all__ = [
+    "BOLD",
+    "BULLET",
+    "CHATTY",
+    "HEADING",
+    "ITEM_MARKER",
+    "REMARK",
+    "InlineParser",
+    "TruncationAwareParser",
+    "clean_item",
+    "dedupe_items",
+    "fail",
+    "first_text",
+    "is_truncated",
+    "unquote",
+]
+
+_F = re.IGNORECASE
+BOLD = r"(?:\*\*|__)?"
+BULLET = r"(?:[-*•]\s+)?"
+ITEM_MARKER = re.compile(
+    rf"^\s*{BOLD}\s*(?:(?:(?:task|instruction|item)\s*#?\s*)?\(?\d{{1,3}}\s*[.):](?!\d)|[-*•‣◦▪]\s)",
+    _F,
+)
+HEADING = re.compile(r"^\s*#{1,6}\s")
+REMARK = re.compile(
+    r"^\W*(?:let me know if you (?:need|want|would like|have)|i hope (?:this|these|that) "
+    r"(?:helps?|examples?|tasks?|list)|hope (?:this|these|that) helps?|feel free to"
+    r"|these (?:tasks|instructions|examples) (?:are|should|cover|can|show|illustrate)|note:)",
+    _F,
+)
+CHATTY = re.compile(r"^\W*(?:sure|certainly|of course|okay|ok|here|below|great|absolutely)\b", _F)
+_BOLD_TITLE = re.compile(r"^\*\*[^*\n]{1,60}?(?::\*\*|\*\*\s*:)\s*(?=\S)")
+_QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "`": "`", "«": "»"}
+_TRUNCATED = frozenset({"length", "max_tokens"})
+
+_T = TypeVar("_T")
+
+
+def is_truncated(generation: Generation) -> bool:
+    """Tell whether a generation stopped because it ran out of tokens.
+
+    Reads ``finish_reason`` (OpenAI, llama.cpp, Gemini), ``stop_reason`` (Anthropic) and
+    ``done_reason`` (Ollama) from ``generation_info`` and, for chat generations, from the message's
+    ``response_metadata``; ``"length"`` and ``"max_tokens"`` (any case) mean truncated.
+    """
+    info: dict[str, Any] = dict(generation.generation_info or {})
+    if isinstance(generation, ChatGeneration):
+        info = {**generation.message.response_metadata, **info}
+    return any(
+        str(info.get(key)).lower() in _TRUNCATED
+        for key in ("finish_reason", "stop_reason", "done_reason")
+    )
+
+
+def fail(message: str, text: str) -> OutputParserException:
+    return OutputParserException(message, llm_output=text)
+
+
+def first_text(result: list[Generation]) -> tuple[str, bool]:
+    if not result:
+        raise fail("The model returned no generation.", "")
+    return result[0].text, is_truncated(result[0])
+
+
+def unquote(text: str) -> str:
+    closing = _QUOTES.get(text[:1])
+    inner = text[1:-1]
+    if closing and len(text) >= 2 and text.endswith(closing) and closing not in inner:
+        return inner.strip()
+    return text
+
+
+def clean_item(text: str) -> str:
+    text = _BOLD_TITLE.sub("", text.strip())
+    return unquote(text.replace("**", "").strip())
+
+
+def dedupe_items(items: Iterable[str], limit: int | None) -> list[str]:
+    seen: set[str] = set()
+    kept: list[str] = []
+    for item in items:
+        key = " ".join(item.split()).casefold()
+        if item and key not in seen:
+            seen.add(key)
+            kept.append(item)
+    return kept[:limit] if limit is not None else kept
+
+
+class InlineParser(BaseOutputParser[_T]):
+    """A parser whose async path parses inline.
+
+    ``BaseOutputParser.aparse_result`` hands ``parse_result`` to the thread pool; for a parse
+    that takes microseconds the hop costs more than the parse, once per model call.
+    """
+
+    async def aparse_result(self, result: list[Generation], *, partial: bool = False) -> _T:
+        """Parse on the calling thread; see :meth:`parse_result`."""
+        return self.parse_result(result, partial=partial)
+
+
+class TruncationAwareParser(InlineParser[_T]):
+    """A parser that drops the last item of a generation cut by the token limit.
+
+    Subclasses implement :meth:`_parse`; ``parse`` treats its text as complete.
+    """
+
+    def parse(self, text: str) -> _T:
+        """Parse a complete (not truncated) response; see :meth:`parse_result`."""
+        return self._parse(text, truncated=False)
+
+    def parse_result(self, result: list[Generation], *, partial: bool = False) -> _T:
+        """Parse the first generation, dropping its last item if it hit the token limit."""
+        text, truncated = first_text(result)
+        return self._parse(text, truncated=truncated)
+
+    def _parse(self, text: str, *, truncated: bool) -> _T:
+        raise NotImplementedError

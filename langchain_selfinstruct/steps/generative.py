@@ -1,0 +1,269 @@
+"""The base of the three generative Self-Instruct steps.
+
+Each step is ``prompt | model | parser`` (or ``prompt | model.with_structured_output(schema) |
+converter``), with resampled retries behind a fallback on
+:class:`~langchain_core.exceptions.OutputParserException`, wrapped in a :class:`GenerativeStep`
+that prepares the prompt variables. The chain's outer run carries the step's name, so traces show
+each step once and no extra run is paid for on every model call.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from functools import partial
+from typing import Any, ClassVar, Literal, TypeVar
+
+from langchain_core.exceptions import OutputParserException
+from langchain_core.language_models import BaseLLM
+from langchain_core.messages import BaseMessage
+from langchain_core.output_parsers import BaseOutputParser
+from langchain_core.prompts import BasePromptTemplate
+from langchain_core.runnables import (
+    Runnable,
+    RunnableConfig,
+    RunnableLambda,
+    RunnableSerializable,
+    RunnableWithFallbacks,
+)
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
+
+from langchain_selfinstruct.parsers import StopCutParser
+from langchain_selfinstruct.presets import Preset, PromptKind, SamplingParams, get_preset
+from langchain_selfinstruct.steps.completion_call import completions_as_messages
+from langchain_selfinstruct.steps.model_setup import (
+    RESAMPLE_SETTINGS,
+    PromptStyle,
+    configure_model,
+    resolve_prompt_kind,
+    supports_structured_output,
+)
+from langchain_selfinstruct.steps.prompt_loading import default_prompt
+from langchain_selfinstruct.unwrap import is_openai_compatible_server, leaves
+
+__all__ = ["GenerativeStep"]
+
+InputT = TypeVar("InputT")
+OutputT = TypeVar("OutputT")
+
+
+def _from_structured(result: Any, convert: Callable[[Any], OutputT]) -> OutputT:
+    """Convert ``with_structured_output(..., include_raw=True)`` output, raising on failure."""
+    if isinstance(result, dict) and {"raw", "parsed", "parsing_error"} <= result.keys():
+        raw = result["raw"]
+        raw_text = str(raw.text) if isinstance(raw, BaseMessage) else str(raw)
+        if result["parsing_error"] is not None:
+            error = result["parsing_error"]
+            raise OutputParserException(f"invalid structured output: {error}", llm_output=raw_text)
+        if result["parsed"] is None:
+            raise OutputParserException("the model returned no structured output", raw_text)
+        result = result["parsed"]
+    return convert(result)
+
+
+class GenerativeStep(RunnableSerializable[InputT, OutputT]):
+    """Base of the generative steps: model kind, sampling, prompt choice, retries and tracing.
+
+    Subclasses build their chains in :meth:`_build` (with :meth:`_text_chain` or
+    :meth:`_structured_chain`) and map an input to a chain and its prompt variables in
+    :meth:`_route`.
+    """
+
+    model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
+
+    llm: Runnable[Any, Any]
+    """Any LangChain language model: a completion model (``BaseLLM``) or a chat model."""
+    prompt_style: PromptStyle = "auto"
+    """Prompt variant: ``"completion"``, ``"chat"``, or ``"auto"`` (by model type); default auto."""
+    structured: bool | Literal["auto"] = "auto"
+    """Use ``with_structured_output`` instead of prompt + parser: ``True``, ``False``, or
+    ``"auto"`` (only for a bare chat model whose profile or class supports it); default auto.
+    Stop sequences and the token cap are not applied in this mode, and keyword arguments bound
+    with ``.bind`` do not reach ``with_structured_output``."""
+    max_retries: int = Field(default=2, ge=0)
+    """Resamples after an unparseable response before the step fails; default 2."""
+    preset: Preset | None = None
+    """Preset (or its name) that supplies the defaults of ``sampling`` and the step's other
+    preset-backed settings; default ``None``, meaning ``faithful`` (the paper's values)."""
+    sampling: SamplingParams = SamplingParams()
+    """Decoding settings; default this step's part of ``preset``."""
+
+    _preset_fields: ClassVar[dict[str, str]] = {}
+    """Step field -> ``Preset`` attribute filled from the preset when the caller omits it."""
+
+    _kind: PromptKind = PrivateAttr()
+    _use_structured: bool = PrivateAttr()
+    _model: Runnable[Any, Any] = PrivateAttr()
+    _resample_model: Runnable[Any, Any] = PrivateAttr()
+    _applied: dict[str, Any] = PrivateAttr()
+
+    def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
+        kwargs["llm"] = llm
+        super().__init__(**kwargs)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _fill_from_preset(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        preset = data.get("preset") or "faithful"
+        preset = get_preset(preset) if isinstance(preset, str) else preset
+        if not isinstance(preset, Preset):
+            return data
+        filled = {**data, "preset": preset}
+        for field, attribute in cls._preset_fields.items():
+            filled.setdefault(field, getattr(preset, attribute))
+        return filled
+
+    def model_post_init(self, context: Any, /) -> None:
+        """Resolve the prompt kind and structured mode, configure the model, build the chains."""
+        super().model_post_init(context)
+        self._kind = resolve_prompt_kind(self.llm, self.prompt_style)
+        self._use_structured = self._resolve_structured()
+        settings = self.sampling.model_settings(self._kind)
+        if self._use_structured:
+            # A token cap sized for a one-word answer would cut the JSON of a tool call.
+            settings.pop("max_tokens", None)
+        self._model, self._applied = configure_model(self.llm, settings)
+        self._resample_model = self._model
+        if settings.get("temperature") == 0 and self.max_retries:
+            resample = {**settings, **RESAMPLE_SETTINGS}
+            self._resample_model, _ = configure_model(self.llm, resample)
+        self._build()
+
+    def _resolve_structured(self) -> bool:
+        if self.structured == "auto":
+            return self._kind == "chat" and supports_structured_output(self.llm)
+        if self.structured and not hasattr(self.llm, "with_structured_output"):
+            raise ValueError(f"{type(self.llm).__name__} has no with_structured_output")
+        return self.structured
+
+    @property
+    def prompt_kind(self) -> PromptKind:
+        """The prompt variant in use: ``"chat"`` or ``"completion"``."""
+        return self._kind
+
+    @property
+    def uses_structured_output(self) -> bool:
+        """Whether the step calls ``with_structured_output`` rather than parsing text."""
+        return self._use_structured
+
+    @property
+    def applied_settings(self) -> dict[str, Any]:
+        """The sampling settings set on the model (by field name), for provenance records."""
+        return dict(self._applied)
+
+    def _template(
+        self, override: BasePromptTemplate[Any] | None, base_name: str
+    ) -> BasePromptTemplate[Any]:
+        kind = "chat" if self._use_structured else self._kind
+        return override if override is not None else default_prompt(f"{base_name}.{kind}.txt")
+
+    def _retrying(
+        self, attempt: Callable[[Runnable[Any, Any]], Runnable[dict[str, Any], OutputT]]
+    ) -> Runnable[dict[str, Any], OutputT]:
+        """``attempt(model)``, resampled up to ``max_retries`` times on unparseable output.
+
+        A greedy step (temperature 0, as the paper decodes steps 2 and 3) would only repeat an
+        unparseable answer, so its retries sample at :data:`RESAMPLE_SETTINGS` instead.
+        """
+        first = attempt(self._model)
+        if self.max_retries == 0:
+            return first.with_config(run_name=self.name)
+        # The retries sit behind a fallback rather than around the first attempt: a fallbacks
+        # wrapper costs less on every call than with_retry's tenacity loop, and most calls parse.
+        retries = attempt(self._resample_model).with_retry(
+            retry_if_exception_type=(OutputParserException,),
+            stop_after_attempt=self.max_retries,
+            wait_exponential_jitter=False,
+        )
+        # Named as a Runnable, not through the config: RunnableWithFallbacks hands its own
+        # config to the runnable it tries, which would then carry the step's name too.
+        return RunnableWithFallbacks(
+            runnable=first,
+            fallbacks=[retries],
+            exceptions_to_handle=(OutputParserException,),
+            name=self.name,
+        )
+
+    def _text_chain(
+        self,
+        prompt: BasePromptTemplate[Any],
+        parser: BaseOutputParser[OutputT],
+        extra_stop: Iterable[str] = (),
+    ) -> Runnable[dict[str, Any], OutputT]:
+        """``prompt | model | parser`` with the step's stop sequences, retried on parse errors."""
+        stop = list(dict.fromkeys([*self.sampling.stop_for(self._kind), *extra_stop]))
+        # Completion models get the stop sequences from CompletionAsMessage; the rest by binding.
+        bind_stop = any(not isinstance(leaf, BaseLLM) for leaf in leaves(self.llm))
+
+        def attempt(model: Runnable[Any, Any]) -> Runnable[dict[str, Any], OutputT]:
+            model = completions_as_messages(model, stop or None)
+            if stop and bind_stop:
+                model = model.bind(stop=stop)
+            if stop:
+                cut: StopCutParser[OutputT] = StopCutParser(
+                    parser=parser, stop=tuple(stop), name=parser.get_name()
+                )
+                return prompt | model | cut
+            return prompt | model | parser
+
+        return self._retrying(attempt)
+
+    def _structured_chain(
+        self,
+        prompt: BasePromptTemplate[Any],
+        schema: type[BaseModel],
+        convert: Callable[[Any], OutputT],
+    ) -> Runnable[dict[str, Any], OutputT]:
+        """``prompt | model.with_structured_output(schema) | convert``, retried on parse errors.
+
+        OpenAI-compatible servers get ``method="function_calling"``: the OpenAI client's default,
+        ``response_format`` of type ``json_schema``, is refused by some (llama.cpp's server).
+        """
+        options: dict[str, Any] = {"include_raw": True}
+        if is_openai_compatible_server(self._model):
+            options["method"] = "function_calling"
+        converter = RunnableLambda(partial(_from_structured, convert=convert), name="convert")
+
+        def attempt(model: Runnable[Any, Any]) -> Runnable[dict[str, Any], OutputT]:
+            structured: Runnable[Any, Any] = model.with_structured_output(  # type: ignore[attr-defined]
+                schema, **options
+            )
+            return prompt | structured | converter
+
+        return self._retrying(attempt)
+
+    def _choose_chain(
+        self,
+        prompt: BasePromptTemplate[Any],
+        text: tuple[BaseOutputParser[OutputT], Iterable[str]],
+        structured: tuple[type[BaseModel], Callable[[Any], OutputT]],
+    ) -> Runnable[dict[str, Any], OutputT]:
+        """The structured chain when the step uses structured output, else the text chain.
+
+        Args:
+            prompt: The prompt template.
+            text: The parser and the extra stop sequences of the text chain.
+            structured: The schema and the converter of the structured chain.
+        """
+        if self._use_structured:
+            return self._structured_chain(prompt, *structured)
+        return self._text_chain(prompt, *text)
+
+    def _build(self) -> None:
+        raise NotImplementedError
+
+    def _route(self, input: InputT) -> tuple[Runnable[dict[str, Any], OutputT], dict[str, Any]]:
+        raise NotImplementedError
+
+    def invoke(self, input: InputT, config: RunnableConfig | None = None, **kwargs: Any) -> OutputT:
+        """Run the step once; raises ``OutputParserException`` when every attempt fails."""
+        chain, variables = self._route(input)
+        return chain.invoke(variables, config)
+
+    async def ainvoke(
+        self, input: InputT, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> OutputT:
+        """Asynchronous :meth:`invoke`."""
+        chain, variables = self._route(input)
+        return await chain.ainvoke(variables, config)
