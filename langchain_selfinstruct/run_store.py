@@ -31,8 +31,19 @@ REJECTS_FILE = "rejects.jsonl"
 SETTINGS_FILE = "settings.json"
 STATS_FILE = "stats.json"
 
-COMPATIBILITY_KEYS = ("seed_tasks_sha256", "preset_sha256", "model")
-"""Settings that must match for a run to continue in an existing directory."""
+COMPATIBILITY_KEYS = ("seed_tasks_sha256", "preset_sha256", "model", "seed", "max_concurrency")
+"""Settings that must match for a run to continue in an existing directory.
+
+Each one changes which tasks are generated: the seed and the concurrency decide the prompt sampling
+and the commit order, so a resume with other values would mix two runs in one dataset.
+"""
+
+_CLI_OPTIONS = {
+    "preset_sha256": "--preset",
+    "model": "--model",
+    "seed": "--seed",
+    "max_concurrency": "--concurrency",
+}
 
 
 class RunDirectoryError(RuntimeError):
@@ -97,7 +108,9 @@ class RunDirectory:
             if existing is not None and existing.get(key) != settings.get(key):
                 raise RunDirectoryError(
                     f"{self.settings_path}: holds another run ({key} differs: "
-                    f"{existing.get(key)!r} there, {settings.get(key)!r} now); choose another --out"
+                    f"{_shown(existing, key)} there, {_shown(settings, key)} now); it decides which "
+                    f"tasks are generated, so resume with {_resume_hint(existing, key)}, or choose "
+                    "another --out"
                 )
         probe = self.path if self.path.exists() else _existing_parent(self.path)
         if not probe.is_dir():
@@ -189,6 +202,21 @@ def _reject_duplicate_ids(path: Path, tasks: list[Task]) -> None:
         if task.id in seen:
             raise TaskFileError(path, number, f"field 'id': duplicate task id {task.id!r}")
         seen.add(task.id)
+
+
+def _shown(settings: dict[str, Any], key: str) -> str:
+    value = settings.get(key)
+    if key == "preset_sha256" and isinstance(value, str):
+        # A hash alone says nothing to a user: name the preset it belongs to.
+        return f"{settings.get('preset')!r} (sha256 {value[:12]})"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _resume_hint(existing: dict[str, Any], key: str) -> str:
+    if key == "seed_tasks_sha256":
+        return "the same --seed-tasks file"
+    value = existing.get("preset") if key == "preset_sha256" else existing.get(key)
+    return f"{_CLI_OPTIONS[key]} {value}"
 
 
 def _existing_parent(path: Path) -> Path:

@@ -136,3 +136,22 @@ def test_a_bad_model_gives_a_one_line_error_and_creates_nothing(tmp_path: Path, 
     assert len(lines) == 1
     assert lines[0].startswith("Error: ")
     assert not out.exists()
+
+
+@pytest.mark.parametrize(
+    ("option", "key", "old", "new"),
+    [("--seed", "seed", "0", "5"), ("--concurrency", "max_concurrency", "8", "3")],
+)
+def test_a_resume_with_another_seed_or_concurrency_is_refused_and_changes_nothing(
+    tmp_path: Path, option: str, key: str, old: str, new: str
+) -> None:
+    assert _generate(tmp_path, 3, "--quiet").exit_code == 0
+    before = {p.name: p.read_bytes() for p in tmp_path.iterdir()}
+    result = _generate(tmp_path, 5, "--quiet", option, new)
+    assert result.exit_code == 1
+    assert result.stderr == (
+        f"Error: {tmp_path / 'settings.json'}: holds another run ({key} differs: {old} there, "
+        f"{new} now); it decides which tasks are generated, so resume with {option} {old}, "
+        "or choose another --out\n"
+    )
+    assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before

@@ -274,3 +274,28 @@ def test_corrupt_file_with_a_torn_tail_fails_before_moving_anything(tmp_path: Pa
         RunDirectory(tmp_path).prepare({"model": "m"})
     assert (tmp_path / "tasks.jsonl").read_bytes() == content
     assert not (tmp_path / "tasks.jsonl.torn").exists()
+
+
+def test_settings_are_replaced_through_a_temporary_file_and_a_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    _filled(out, 1)
+    renames: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        renames.append((Path(src).name, Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    RunDirectory(out).prepare({**SETTINGS, "num_instructions": 9})
+    assert [dst for _, dst in renames] == ["settings.json"]
+    assert renames[0][0].startswith(".settings.json.")
+    assert json.loads((out / "settings.json").read_text())["num_instructions"] == 9
+    assert sorted(p.name for p in out.iterdir()) == [
+        "rejects.jsonl",
+        "settings.json",
+        "stats.json",
+        "tasks.jsonl",
+    ]
