@@ -286,7 +286,10 @@ def _summary_table(record: dict[str, Any]) -> str:
     help="Target format (hf: a datasets.Dataset directory; needs the [hf] extra).",
 )
 @click.option(
-    "--out", type=click.Path(path_type=Path), required=True, help="Output file (hf: directory)."
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output file: .json for a JSON array, .jsonl for one row per line (hf: a directory).",
 )
 @click.option(
     "--include-seeds", is_flag=True, help="Add the seed tasks (paper: --include_seed_tasks)."

@@ -155,3 +155,16 @@ def test_a_resume_with_another_seed_or_concurrency_is_refused_and_changes_nothin
         "or choose another --out\n"
     )
     assert {p.name: p.read_bytes() for p in tmp_path.iterdir()} == before
+
+
+def test_export_follows_the_extension_and_refuses_another(tmp_path: Path) -> None:
+    run = tmp_path / "run"
+    assert _generate(run, 3, "--quiet").exit_code == 0
+    ok = _run("export", str(run), "--format", "openai", "--out", str(tmp_path / "chat.json"))
+    assert ok.exit_code == 0, ok.output
+    rows = json.loads((tmp_path / "chat.json").read_text())
+    assert [set(row) for row in rows] == [{"messages"}] * len(rows)
+    refused = _run("export", str(run), "--format", "openai", "--out", str(tmp_path / "chat.txt"))
+    assert refused.exit_code == 1
+    assert refused.stderr.startswith(f"Error: {tmp_path / 'chat.txt'}: the openai export follows")
+    assert not (tmp_path / "chat.txt").exists()
