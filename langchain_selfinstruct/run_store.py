@@ -106,11 +106,11 @@ class RunDirectory:
         existing = self._existing_settings()
         for key in COMPATIBILITY_KEYS:
             if existing is not None and existing.get(key) != settings.get(key):
+                old, new = _shown(existing, key), _shown(settings, key)
                 raise RunDirectoryError(
-                    f"{self.settings_path}: holds another run ({key} differs: "
-                    f"{_shown(existing, key)} there, {_shown(settings, key)} now); it decides which "
-                    f"tasks are generated, so resume with {_resume_hint(existing, key)}, or choose "
-                    "another --out"
+                    f"{self.settings_path}: holds another run ({key} differs: {old} there, {new} "
+                    "now); it decides which tasks are generated, so resume with "
+                    f"{_resume_hint(existing, key)}, or choose another --out"
                 )
         probe = self.path if self.path.exists() else _existing_parent(self.path)
         if not probe.is_dir():

@@ -556,9 +556,7 @@ _FILE_FORMATS = ("alpaca", "openai", "prompt-completion", "sharegpt")
 
 
 @pytest.mark.parametrize("fmt", _FILE_FORMATS)
-def test_every_file_format_follows_the_extension(
-    run: RunFixture, tmp_path: Path, fmt: str
-) -> None:
+def test_every_file_format_follows_the_extension(run: RunFixture, tmp_path: Path, fmt: str) -> None:
     export_run(run.path, fmt, tmp_path / "rows.jsonl", seed=4, val_split=0.2)
     export_run(run.path, fmt, tmp_path / "rows.json", seed=4, val_split=0.2)
     for name in ("rows", "rows.val"):
