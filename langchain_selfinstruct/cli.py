@@ -241,6 +241,7 @@ class _Progress:
 
     def update(self, event: LoopEvent) -> None:
         from langchain_selfinstruct.pipeline import Accepted, RoundFinished
+        from langchain_selfinstruct.stats import format_cost
 
         if self._bar is None:
             return
@@ -248,7 +249,7 @@ class _Progress:
             self._bar.update(1)
         elif isinstance(event, RoundFinished):
             stats = event.stats
-            cost = "?" if stats.cost_usd is None else f"${stats.cost_usd:.4f}"
+            cost = format_cost(stats.cost_usd)
             self._bar.set_postfix(
                 rejected=sum(stats.rejected.values()),
                 failed=sum(stats.failures.values()),
@@ -258,6 +259,8 @@ class _Progress:
 
 
 def _summary_table(record: dict[str, Any]) -> str:
+    from langchain_selfinstruct.stats import format_cost
+
     rows: list[tuple[str, str]] = [
         ("output", record["out_dir"]),
         ("stopped because", str(record["stop_reason"])),
@@ -269,7 +272,7 @@ def _summary_table(record: dict[str, Any]) -> str:
         *((f"failed: {k}", str(v)) for k, v in record["failures"].items()),
         ("model calls / errors", f"{record['model_calls']} / {record['model_errors']}"),
         ("tokens", f"{record['prompt_tokens']} in + {record['completion_tokens']} out"),
-        ("cost (USD)", "unknown" if record["cost_usd"] is None else f"{record['cost_usd']:.4f}"),
+        ("cost", format_cost(record["cost_usd"])),
         ("elapsed", f"{record['elapsed_s']:.1f} s"),
     ]
     width = max(len(name) for name, _ in rows)

@@ -28,6 +28,7 @@ from langchain_selfinstruct._io import atomic_write_bytes, atomic_write_json, at
 from langchain_selfinstruct.export import load_run_tasks, resolve_seed_tasks
 from langchain_selfinstruct.run_store import RunDirectory
 from langchain_selfinstruct.schema import Task
+from langchain_selfinstruct.stats import format_cost
 
 __all__ = ["ReportResult", "build_report"]
 
@@ -331,7 +332,7 @@ _STATS_LABELS = {
 def _stats_rows(stats: dict[str, Any]) -> list[Row]:
     rows = [(k, label, _fmt(stats[k])) for k, label in _STATS_LABELS.items() if k in stats]
     cost = stats.get("cost_usd")
-    rows.append(("cost_usd", "Estimated cost", "unknown" if cost is None else f"${cost:,.4f}"))
+    rows.append(("cost_usd", "Estimated cost", escape(format_cost(cost))))
     rows.append(("stop_reason", "Stop reason", escape(str(stats.get("stop_reason")))))
     rows += [
         (f"rejected:{reason}", f"Rejected: {reason}", _fmt(n))

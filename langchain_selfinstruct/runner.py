@@ -21,7 +21,7 @@ from langchain_selfinstruct.schema import dump_task_line
 from langchain_selfinstruct.stats import RunStats
 
 if TYPE_CHECKING:
-    from langchain_selfinstruct.pipeline import LoopEvent, SelfInstructPipeline
+    from langchain_selfinstruct.pipeline import LoopEvent, LoopState, SelfInstructPipeline
 
 __all__ = ["RunSummary", "arun_to_directory", "run_settings", "run_to_directory"]
 
@@ -155,8 +155,15 @@ async def _events_to_directory(
                 yield event
         else:
             state.stats.stop_reason = "target"
+            # No model call, but the cost must still say whether the price is known.
+            _settle(pipeline, state)
         directory.write_stats(_stats_record(state.stats, len(resume.tasks)))
     summary.append(RunSummary(out_dir, state.stats, len(resume.tasks), resume.torn_bytes))
+
+
+def _settle(pipeline: SelfInstructPipeline, state: LoopState) -> None:
+    """Bring tokens, cost and elapsed time up to date, as the loop does after every round."""
+    pipeline._account(state, pipeline._price())
 
 
 def _stats_record(stats: RunStats, resumed: int) -> dict[str, Any]:

@@ -17,7 +17,7 @@ from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-__all__ = ["DEFAULT_PRICES", "RunStats", "UsageTracker", "price_for"]
+__all__ = ["DEFAULT_PRICES", "UNKNOWN_COST", "RunStats", "UsageTracker", "format_cost", "price_for"]
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -38,6 +38,22 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 
 Indicative list prices; pass ``prices=`` to the pipeline to add or correct entries.
 """
+
+
+UNKNOWN_COST = "unknown (no price for this model)"
+"""How every display shows a cost of ``None``; ``stats.json`` and ``--json`` hold ``null``."""
+
+
+def format_cost(cost_usd: float | None) -> str:
+    """Show a cost the one way the summary, the progress bar and the report all use.
+
+    Args:
+        cost_usd: The estimate, or ``None`` when the model's price is unknown.
+
+    Returns:
+        ``"$0.0123"``, or :data:`UNKNOWN_COST`.
+    """
+    return UNKNOWN_COST if cost_usd is None else f"${cost_usd:,.4f}"
 
 
 def price_for(
@@ -90,7 +106,8 @@ class RunStats:
     model_errors: int = 0
     """Model calls that raised (each retry counts)."""
     cost_usd: float | None = 0.0
-    """Estimated cost; ``None`` when the model's price is unknown."""
+    """Estimated cost; ``None`` when the model's price is unknown, also in a session that made no
+    call (``0.0`` there means a known price)."""
     elapsed_s: float = 0.0
     """Wall time of this run in seconds."""
     stop_reason: str | None = None

@@ -168,3 +168,29 @@ def test_export_follows_the_extension_and_refuses_another(tmp_path: Path) -> Non
     assert refused.exit_code == 1
     assert refused.stderr.startswith(f"Error: {tmp_path / 'chat.txt'}: the openai export follows")
     assert not (tmp_path / "chat.txt").exists()
+
+
+def test_an_unpriced_model_shows_unknown_cost_everywhere_even_on_a_resume_that_did_nothing(
+    tmp_path: Path,
+) -> None:
+    for _ in range(2):  # the second session finds the target reached and calls no model
+        table = _table(_generate(tmp_path, 3, "--quiet").stdout)
+        assert table["cost"] == "unknown (no price for this model)"
+        record = _json_summary(_generate(tmp_path, 3, "--quiet", "--json"))
+        assert record["cost_usd"] is None
+        assert json.loads((tmp_path / "stats.json").read_text())["cost_usd"] is None
+    assert record["model_calls"] == 0
+
+
+def test_a_priced_model_shows_dollars_and_a_resume_that_did_nothing_costs_zero(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_selfinstruct import stats
+
+    monkeypatch.setitem(stats.DEFAULT_PRICES, "fake", (1000.0, 2000.0))
+    first = _generate(tmp_path, 3, "--quiet", "--json")
+    cost = _json_summary(first)["cost_usd"]
+    assert cost > 0
+    assert _table(_generate(tmp_path, 4, "--quiet").stdout)["cost"].startswith("$")
+    assert _table(_generate(tmp_path, 4, "--quiet").stdout)["cost"] == "$0.0000"
+    assert json.loads((tmp_path / "stats.json").read_text())["cost_usd"] == 0.0

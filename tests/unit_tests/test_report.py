@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import statistics
 from collections import Counter
@@ -264,3 +265,11 @@ def test_default_seeds_are_the_shipped_ones(tmp_path: Path) -> None:
 def test_missing_run_dir(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nowhere"):
         build_report(tmp_path / "nowhere", tmp_path / "out")
+
+
+def test_an_unknown_cost_reads_as_in_the_cli(tmp_path: Path) -> None:
+    run = build_run_dir(tmp_path / "run")
+    assert run.stats is not None
+    (run.path / "stats.json").write_text(json.dumps({**run.stats, "cost_usd": None}))
+    html = build_report(run.path, tmp_path / "out", seed_tasks=_seeds()).html_path.read_text()
+    assert _cell(html, "cost_usd") == "unknown (no price for this model)"

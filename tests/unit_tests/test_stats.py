@@ -196,3 +196,13 @@ def test_run_stats_defaults_start_at_zero_and_do_not_share_counters() -> None:
     assert second.rejected == Counter()
     assert second.to_dict()["accepted"] == 0
     assert second.stop_reason is None
+
+
+@pytest.mark.parametrize(
+    ("cost", "shown"),
+    [(None, "unknown (no price for this model)"), (0.0, "$0.0000"), (1234.56789, "$1,234.5679")],
+)
+def test_one_cost_format_for_every_display(cost: float | None, shown: str) -> None:
+    from langchain_selfinstruct.stats import format_cost
+
+    assert format_cost(cost) == shown
