@@ -152,6 +152,15 @@ def generate(**options: Any) -> None:
     """Generate new tasks into --out, resuming whatever is already there.
 
     \b
+    Exit codes:
+        0    the target or a budget (--max-cost, --max-tokens) was reached
+        1    an error before or during the run (bad input, a directory that holds another run)
+        2    a bad option
+        3    stalled: rounds in a row accepted nothing, short of the target
+        4    stopped on model errors or any other reason short of the target
+        130  interrupted (Ctrl-C); run the same command again to resume
+
+    \b
     Examples:
         selfinstruct generate -n 40 --out runs/demo
         selfinstruct generate -n 5000 --out runs/gpt -m openai:gpt-4o-mini --max-cost 5
@@ -176,12 +185,14 @@ def generate(**options: Any) -> None:
         "total_tasks": summary.total_tasks,
         "resumed_tasks": summary.resumed_tasks,
         **summary.stats.to_dict(),
+        "stop_detail": summary.stop_detail,
+        "exit_code": summary.exit_code,
     }
     click.echo(json.dumps(record, indent=2) if options["as_json"] else _summary_table(record))
     if summary.torn_bytes:
         click.echo(f"note: a torn last line ({summary.torn_bytes} bytes) was set aside", err=True)
-    if summary.stats.stop_reason == "interrupted":
-        sys.exit(130)
+    if summary.exit_code:
+        sys.exit(summary.exit_code)
 
 
 def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
@@ -263,7 +274,7 @@ def _summary_table(record: dict[str, Any]) -> str:
 
     rows: list[tuple[str, str]] = [
         ("output", record["out_dir"]),
-        ("stopped because", str(record["stop_reason"])),
+        ("stopped because", record["stop_detail"]),
         ("tasks in directory", str(record["total_tasks"])),
         ("accepted this run", str(record["accepted"])),
         ("instances kept", str(record["instances_kept"])),
@@ -274,6 +285,7 @@ def _summary_table(record: dict[str, Any]) -> str:
         ("tokens", f"{record['prompt_tokens']} in + {record['completion_tokens']} out"),
         ("cost", format_cost(record["cost_usd"])),
         ("elapsed", f"{record['elapsed_s']:.1f} s"),
+        ("exit code", str(record["exit_code"])),
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)

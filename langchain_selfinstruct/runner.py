@@ -23,9 +23,27 @@ from langchain_selfinstruct.stats import RunStats
 if TYPE_CHECKING:
     from langchain_selfinstruct.pipeline import LoopEvent, LoopState, SelfInstructPipeline
 
-__all__ = ["RunSummary", "arun_to_directory", "run_settings", "run_to_directory"]
+__all__ = [
+    "EXIT_CODES",
+    "SUCCESS_STOP_REASONS",
+    "RunSummary",
+    "arun_to_directory",
+    "exit_code_for",
+    "run_settings",
+    "run_to_directory",
+]
 
 SETTINGS_FORMAT = 1
+
+SUCCESS_STOP_REASONS = frozenset({"target", "max_cost", "max_tokens"})
+"""Stops the user asked for: the target, or a budget they set."""
+
+EXIT_CODES: dict[str, int] = {"stalled": 3, "interrupted": 130}
+"""Exit code of ``selfinstruct generate`` by stop reason; 0 for :data:`SUCCESS_STOP_REASONS`, 4 for
+any other (a stop on model errors)."""
+
+_EXIT_OTHER = 4
+_BUDGET_OPTIONS = {"max_cost": "--max-cost", "max_tokens": "--max-tokens"}
 
 
 @dataclass(frozen=True)
@@ -40,11 +58,59 @@ class RunSummary:
     """Tasks that were already in the directory when this session started."""
     torn_bytes: int
     """Size of a torn last line set aside on resume (0 when none)."""
+    target: int | None = None
+    """The target number of tasks in the directory."""
+    max_stalled_rounds: int | None = None
+    """Rounds in a row without an accepted task after which the loop stops (``stalled``)."""
 
     @property
     def total_tasks(self) -> int:
         """Tasks in the directory now."""
         return self.resumed_tasks + self.stats.accepted
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit code for this stop: see :func:`exit_code_for`."""
+        return exit_code_for(self.stats.stop_reason)
+
+    @property
+    def stop_detail(self) -> str:
+        """Why the run stopped, in one line: the reason, the count, and the main cause."""
+        reason = self.stats.stop_reason
+        progress = f"{self.total_tasks} of {self.target} tasks"
+        if reason == "target":
+            return f"reached the target: {progress}"
+        if reason in _BUDGET_OPTIONS:
+            return f"stopped at the {_BUDGET_OPTIONS[reason]} budget: {progress}"
+        if reason == "interrupted":
+            return f"interrupted: {progress}; run the same command again to resume"
+        if reason == "stalled":
+            head = f"stalled: no task accepted in {self.max_stalled_rounds} rounds in a row"
+        else:
+            head = f"stopped because {reason}"
+        cause = _main_cause(self.stats)
+        return f"{head}, {progress}" + (f"; most frequent: {cause}" if cause else "")
+
+
+def exit_code_for(stop_reason: str | None) -> int:
+    """Map a stop reason onto the exit code of ``selfinstruct generate``.
+
+    Args:
+        stop_reason: ``RunStats.stop_reason``.
+
+    Returns:
+        0 for the target or a user-set budget, 3 for a stall, 130 for an interrupt, 4 for any
+        other stop (repeated model errors).
+    """
+    if stop_reason in SUCCESS_STOP_REASONS:
+        return 0
+    return EXIT_CODES.get(stop_reason or "", _EXIT_OTHER)
+
+
+def _main_cause(stats: RunStats) -> str | None:
+    causes = [(n, f"rejected {reason} ({n})") for reason, n in stats.rejected.items()]
+    causes += [(n, f"failed {stage} ({n})") for stage, n in stats.failures.items()]
+    return max(causes, key=lambda cause: cause[0])[1] if causes else None
 
 
 def run_settings(pipeline: SelfInstructPipeline, num_instructions: int) -> dict[str, Any]:
@@ -158,7 +224,16 @@ async def _events_to_directory(
             # No model call, but the cost must still say whether the price is known.
             _settle(pipeline, state)
         directory.write_stats(_stats_record(state.stats, len(resume.tasks)))
-    summary.append(RunSummary(out_dir, state.stats, len(resume.tasks), resume.torn_bytes))
+    summary.append(
+        RunSummary(
+            out_dir,
+            state.stats,
+            len(resume.tasks),
+            resume.torn_bytes,
+            target=num_instructions,
+            max_stalled_rounds=pipeline.max_stalled_rounds,
+        )
+    )
 
 
 def _settle(pipeline: SelfInstructPipeline, state: LoopState) -> None:

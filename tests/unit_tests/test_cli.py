@@ -69,7 +69,8 @@ def test_generate_writes_the_tasks_and_prints_the_summary_table(tmp_path: Path) 
     table = _table(result.stdout)
     stats = json.loads((out / "stats.json").read_text())
     assert table["output"] == str(out)
-    assert table["stopped because"] == "target"
+    assert table["stopped because"] == "reached the target: 5 of 5 tasks"
+    assert table["exit code"] == "0"
     assert table["tasks in directory"] == table["accepted this run"] == "5"
     assert table["instances kept"] == str(stats["instances_kept"])
     assert table["model calls / errors"] == f"{stats['model_calls']} / {stats['model_errors']}"
@@ -194,3 +195,78 @@ def test_a_priced_model_shows_dollars_and_a_resume_that_did_nothing_costs_zero(
     assert _table(_generate(tmp_path, 4, "--quiet").stdout)["cost"].startswith("$")
     assert _table(_generate(tmp_path, 4, "--quiet").stdout)["cost"] == "$0.0000"
     assert json.loads((tmp_path / "stats.json").read_text())["cost_usd"] == 0.0
+
+
+def _scripted_model(monkeypatch: pytest.MonkeyPatch, llm: Any) -> None:
+    from langchain_selfinstruct import models
+
+    monkeypatch.setattr(models, "resolve_model", lambda *args, **kwargs: llm)
+
+
+def test_a_stalled_run_exits_3_and_the_summary_says_why(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_core.language_models import FakeListLLM
+
+    _scripted_model(monkeypatch, FakeListLLM(responses=["Hi."]))
+    result = _generate(tmp_path, 3, "--quiet", "-c", "1")
+    assert result.exit_code == 3
+    table = _table(result.stdout)
+    assert table["stopped because"] == (
+        "stalled: no task accepted in 5 rounds in a row, 0 of 3 tasks; "
+        "most frequent: rejected too_short (5)"
+    )
+    assert table["exit code"] == "3"
+    record = json.loads(_generate(tmp_path, 3, "--quiet", "-c", "1", "--json").stdout)
+    assert (record["stop_reason"], record["exit_code"]) == ("stalled", 3)
+    assert record["stop_detail"].startswith("stalled: no task accepted in 5 rounds in a row")
+
+
+def test_a_model_that_always_fails_exits_non_zero_naming_the_failure(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_core.language_models import FakeListLLM
+
+    class Broken(FakeListLLM):
+        def _call(self, *args: Any, **kwargs: Any) -> str:
+            raise PermissionError("401 invalid api key")
+
+        async def _acall(self, *args: Any, **kwargs: Any) -> str:
+            raise PermissionError("401 invalid api key")
+
+    _scripted_model(monkeypatch, Broken(responses=["unused"]))
+    result = _generate(tmp_path, 3, "--quiet", "-c", "1", "--json")
+    record = json.loads(result.stdout)
+    # A loop that stops at once on repeated errors names another reason than a stall: code 4.
+    assert result.exit_code == record["exit_code"] == (3 if record["stop_reason"] == "stalled" else 4)
+    assert "failed generate_instructions (5)" in record["stop_detail"]
+
+
+@pytest.mark.parametrize(
+    ("extra", "reason", "detail"),
+    [
+        ((), "target", "reached the target: 3 of 3 tasks"),
+        (("--max-tokens", "1"), "max_tokens", "stopped at the --max-tokens budget"),
+    ],
+)
+def test_a_run_stopped_at_its_target_or_a_budget_exits_0(
+    tmp_path: Path, extra: tuple[str, ...], reason: str, detail: str
+) -> None:
+    result = _generate(tmp_path, 3, "--quiet", "--json", *extra)
+    assert result.exit_code == 0, result.output
+    record = json.loads(result.stdout)
+    assert (record["stop_reason"], record["exit_code"]) == (reason, 0)
+    assert record["stop_detail"].startswith(detail)
+
+
+def test_generate_help_documents_the_exit_codes() -> None:
+    text = " ".join(_run("generate", "--help").output.split())
+    for line in (
+        "0 the target or a budget (--max-cost, --max-tokens) was reached",
+        "1 an error before or during the run",
+        "2 a bad option",
+        "3 stalled: rounds in a row accepted nothing",
+        "4 stopped on model errors or any other reason",
+        "130 interrupted (Ctrl-C)",
+    ):
+        assert line in text
