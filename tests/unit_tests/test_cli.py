@@ -238,7 +238,8 @@ def test_a_model_that_always_fails_exits_non_zero_naming_the_failure(
     result = _generate(tmp_path, 3, "--quiet", "-c", "1", "--json")
     record = json.loads(result.stdout)
     # A loop that stops at once on repeated errors names another reason than a stall: code 4.
-    assert result.exit_code == record["exit_code"] == (3 if record["stop_reason"] == "stalled" else 4)
+    expected = 3 if record["stop_reason"] == "stalled" else 4
+    assert result.exit_code == record["exit_code"] == expected
     assert "failed generate_instructions (5)" in record["stop_detail"]
 
 
