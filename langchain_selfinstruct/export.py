@@ -28,7 +28,7 @@ from langchain_selfinstruct._io import atomic_write_text
 from langchain_selfinstruct._templates import render_prompt_completion
 from langchain_selfinstruct.resources import load_seed_tasks
 from langchain_selfinstruct.run_store import RunDirectory
-from langchain_selfinstruct.schema import Task, load_tasks
+from langchain_selfinstruct.schema import Task, TaskFileError, load_tasks
 
 __all__ = [
     "FORMATS",
@@ -36,6 +36,7 @@ __all__ = [
     "export_run",
     "load_run_tasks",
     "resolve_seed_tasks",
+    "run_tasks_path",
     "validation_path",
 ]
 
@@ -121,7 +122,14 @@ def export_run(
     targets = [out_path] if fmt == "hf" or val_split == 0 else [out_path, validation_path(out_path)]
     _refuse_existing(targets, fmt, overwrite)
 
-    machine = load_run_tasks(run_dir)
+    machine = load_run_tasks(run_dir, allow_empty=True)
+    if not machine:
+        raise TaskFileError(
+            run_tasks_path(run_dir),
+            None,
+            "no accepted task yet, so nothing to export; `selfinstruct report` shows why the "
+            "candidates were rejected",
+        )
     seeds = resolve_seed_tasks(seed_tasks) if include_seeds else []
     counts = {"tasks": len(machine), "seed_tasks": len(seeds)}
     examples = _examples([*seeds, *machine], counts)
@@ -152,18 +160,35 @@ def validation_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.val{out.suffix}")
 
 
-def load_run_tasks(run_dir: str | os.PathLike[str]) -> list[Task]:
+def load_run_tasks(run_dir: str | os.PathLike[str], *, allow_empty: bool = False) -> list[Task]:
     """Load the accepted tasks of a run directory (or of a task file given directly).
 
     Args:
         run_dir: The run directory, or a ``.jsonl`` task file.
+        allow_empty: Return ``[]`` when no task was accepted yet instead of raising.
 
     Returns:
         The tasks, in file order.
 
     Raises:
         FileNotFoundError: The path or the directory's ``tasks.jsonl`` does not exist.
-        langchain_selfinstruct.schema.TaskFileError: The task file is corrupt.
+        langchain_selfinstruct.schema.TaskFileError: The task file is corrupt, or empty and
+            ``allow_empty`` is false.
+    """
+    return load_tasks(run_tasks_path(run_dir), allow_empty=allow_empty)
+
+
+def run_tasks_path(run_dir: str | os.PathLike[str]) -> Path:
+    """Return the task file of a run directory, or the task file given directly.
+
+    Args:
+        run_dir: The run directory, or a ``.jsonl`` task file.
+
+    Returns:
+        The directory's ``tasks.jsonl``, or ``run_dir`` itself when it is a file.
+
+    Raises:
+        FileNotFoundError: The path or the directory's ``tasks.jsonl`` does not exist.
     """
     path = Path(run_dir)
     if not path.exists():
@@ -175,7 +200,7 @@ def load_run_tasks(run_dir: str | os.PathLike[str]) -> list[Task]:
                 f"{tasks_file}: not found; {path} does not look like a Self-Instruct run directory"
             )
         path = tasks_file
-    return load_tasks(path)
+    return path
 
 
 def resolve_seed_tasks(seed_tasks: Sequence[Task] | str | os.PathLike[str] | None) -> list[Task]:

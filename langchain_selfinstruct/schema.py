@@ -94,21 +94,23 @@ class TaskFileError(ValueError):
         super().__init__(f"{location}: {message}")
 
 
-def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
+def load_tasks(path: str | os.PathLike[str], *, allow_empty: bool = False) -> list[Task]:
     """Load tasks from a JSONL file in the paper's format.
 
     Blank lines are skipped. A task without an ``id`` gets ``<file stem>_<line>``.
 
     Args:
         path: The ``.jsonl`` file, one task object per line.
+        allow_empty: Return ``[]`` for a file with no task (a run that accepted nothing yet)
+            instead of raising.
 
     Returns:
         The tasks, in file order.
 
     Raises:
-        TaskFileError: The file is missing, empty, not UTF-8, or a line is not a valid task or
-            longer than :data:`MAX_LINE_BYTES`. The message names the file, the line and the
-            offending field.
+        TaskFileError: The file is missing, empty (unless ``allow_empty``), not UTF-8, or a
+            line is not a valid task or longer than :data:`MAX_LINE_BYTES`. The message names
+            the file, the line and the offending field.
     """
     file = Path(path)
     try:
@@ -116,7 +118,7 @@ def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
     except OSError as e:
         raise TaskFileError(file, None, f"cannot read task file ({e.strerror})") from e
     tasks = parse_task_lines(file, raw)
-    if not tasks:
+    if not tasks and not allow_empty:
         raise TaskFileError(file, None, "file is empty: expected one JSON task object per line")
     return tasks
 

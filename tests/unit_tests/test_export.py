@@ -599,3 +599,14 @@ def test_hf_export_directory_follows_the_umask(run: RunFixture, tmp_path: Path) 
     for path in (tmp_path / "ds").rglob("*"):
         expected = 0o755 if path.is_dir() else 0o644
         assert path.stat().st_mode & 0o777 == expected, path
+
+
+def test_a_run_with_no_accepted_task_says_there_is_nothing_to_export(tmp_path: Path) -> None:
+    run = build_run_dir(tmp_path / "run", [])
+    with pytest.raises(ValueError, match="nothing to export") as error:
+        export_run(run.path, "alpaca", tmp_path / "a.json")
+    assert str(error.value) == (
+        f"{run.path / 'tasks.jsonl'}: no accepted task yet, so nothing to export; "
+        "`selfinstruct report` shows why the candidates were rejected"
+    )
+    assert not (tmp_path / "a.json").exists()
