@@ -54,6 +54,7 @@ from langchain_selfinstruct.models import RateLimitedLLM, model_secrets
 from langchain_selfinstruct.models import model_name as describe_model
 from langchain_selfinstruct.presets import Preset, get_preset
 from langchain_selfinstruct.resources import load_seed_tasks
+from langchain_selfinstruct.run_store import oversize_reject
 from langchain_selfinstruct.runner import RunSummary, arun_to_directory, run_to_directory
 from langchain_selfinstruct.schema import Task
 from langchain_selfinstruct.stats import RunStats, UsageTracker, price_for
@@ -450,8 +451,10 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             )
         return result.task, rejects
 
-    def _accept(self, task: Task, candidate: _Candidate, state: LoopState) -> Task:
-        accepted = task.model_copy(
+    def _stamp(self, task: Task, candidate: _Candidate, state: LoopState) -> Task:
+        # Built before acceptance, so its size is checked as written; a task rejected as too
+        # large leaves next_id unused.
+        return task.model_copy(
             update={
                 "id": state.next_id,
                 "source": "machine",
@@ -463,6 +466,8 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                 "created_at": datetime.now(timezone.utc),
             }
         )
+
+    def _accept(self, accepted: Task, state: LoopState) -> Task:
         state.machine.append(accepted)
         state.stats.accepted += 1
         state.stats.instances_kept += len(accepted.instances)
@@ -774,7 +779,11 @@ class _Scheduler:
             events.append(Rejected(record))
         if task is not None:
             self.live -= 1
-            events.append(Accepted(self.pipeline._accept(task, candidate, self.state)))
+            stamped = self.pipeline._stamp(task, candidate, self.state)
+            if (too_large := oversize_reject(stamped)) is not None:
+                stats.rejected[too_large["reason"]] += 1
+                return [*events, Rejected(too_large)]
+            events.append(Accepted(self.pipeline._accept(stamped, self.state)))
             self.round_accepted += 1
             if stats.accepted >= self.target:
                 stats.stop_reason = "target"

@@ -26,7 +26,7 @@ from langchain_selfinstruct._io import atomic_write_bytes, atomic_write_json, at
 from langchain_selfinstruct._report_html import render_html
 from langchain_selfinstruct.export import load_run_tasks, resolve_seed_tasks
 from langchain_selfinstruct.run_store import RunDirectory
-from langchain_selfinstruct.schema import Task
+from langchain_selfinstruct.schema import MAX_LINE_BYTES, Task
 
 __all__ = ["ReportResult", "build_report"]
 
@@ -181,12 +181,17 @@ def _tally_rejects(path: Path, notes: list[str]) -> dict[str, Any] | None:
     by_stage: Counter[str] = Counter()
     examples: dict[str, list[str]] = {}
     unreadable = 0
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if not line.strip():
+    for raw in path.read_bytes().splitlines():
+        if not raw.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+            # The run directory never writes a longer line (rejects are cut to fit).
+            if len(raw) > MAX_LINE_BYTES:
+                raise ValueError("line too long")
+            record = json.loads(raw.decode("utf-8", errors="replace"))
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except ValueError:
             unreadable += 1
             continue
         reason = str(record.get("reason", "unknown"))

@@ -22,9 +22,23 @@ from types import TracebackType
 from typing import IO, Any
 
 from langchain_selfinstruct._io import append_line_fsync, atomic_write_json
-from langchain_selfinstruct.schema import Task, TaskFileError, dump_task_line, parse_task_lines
+from langchain_selfinstruct.schema import (
+    MAX_LINE_BYTES,
+    Task,
+    TaskFileError,
+    checked_task_line,
+    dump_task_line,
+    parse_task_lines,
+)
 
-__all__ = ["COMPATIBILITY_KEYS", "ResumeState", "RunDirectory", "RunDirectoryError"]
+__all__ = [
+    "COMPATIBILITY_KEYS",
+    "REJECT_TEXT_CHARS",
+    "ResumeState",
+    "RunDirectory",
+    "RunDirectoryError",
+    "oversize_reject",
+]
 
 TASKS_FILE = "tasks.jsonl"
 REJECTS_FILE = "rejects.jsonl"
@@ -44,6 +58,10 @@ _CLI_OPTIONS = {
     "seed": "--seed",
     "max_concurrency": "--concurrency",
 }
+
+
+REJECT_TEXT_CHARS = 16_384
+"""A reject record too long for one line keeps this many characters of each longer text."""
 
 
 class RunDirectoryError(RuntimeError):
@@ -150,16 +168,27 @@ class RunDirectory:
         self._tasks = self._rejects = None
 
     def append_task(self, task: Task) -> None:
-        """Append one accepted task and force it to disk."""
+        """Append one accepted task and force it to disk.
+
+        Raises:
+            ValueError: The task's line would be longer than resume and :func:`load_tasks` read
+                (:data:`~langchain_selfinstruct.schema.MAX_LINE_BYTES`); nothing is written.
+        """
         if self._tasks is None:
             raise RuntimeError("RunDirectory is not open; use it as a context manager")
-        append_line_fsync(self._tasks, dump_task_line(task))
+        append_line_fsync(self._tasks, checked_task_line(task))
 
     def append_reject(self, record: dict[str, Any]) -> None:
-        """Append one reject record (stage, reason, text, detail) and force it to disk."""
+        """Append one reject record (stage, reason, text, detail) and force it to disk.
+
+        A record longer than :data:`~langchain_selfinstruct.schema.MAX_LINE_BYTES` keeps the
+        first :data:`REJECT_TEXT_CHARS` characters of each longer text, marked
+        ``"… [truncated: N chars]"``, and lists the cut fields with their lengths under
+        ``"truncated"``.
+        """
         if self._rejects is None:
             raise RuntimeError("RunDirectory is not open; use it as a context manager")
-        append_line_fsync(self._rejects, json.dumps(record, ensure_ascii=False, default=str))
+        append_line_fsync(self._rejects, _reject_line(record))
 
     def write_stats(self, stats: dict[str, Any]) -> None:
         """Replace ``stats.json`` atomically."""
@@ -194,6 +223,55 @@ class RunDirectory:
                 os.fsync(aside.fileno())
             os.truncate(self.tasks_path, complete_end)
         return ResumeState(tasks=tasks, torn_bytes=len(torn))
+
+
+def oversize_reject(task: Task) -> dict[str, Any] | None:
+    """The reject record of a task too large for one line of ``tasks.jsonl``, or ``None``.
+
+    The loop checks every task before it joins the pool, so a runaway generation is a counted
+    reject (``task:too_large``) instead of a line that resume and export would refuse.
+
+    Args:
+        task: The task as it would be written, provenance included.
+
+    Returns:
+        ``None`` when the task fits, else a record for ``rejects.jsonl``.
+    """
+    size = len(dump_task_line(task).encode("utf-8"))
+    if size <= MAX_LINE_BYTES:
+        return None
+    return {
+        "stage": "filter_instances",
+        "reason": "task:too_large",
+        "instruction": task.instruction,
+        "instances": [instance.model_dump() for instance in task.instances],
+        "detail": {"line_bytes": size, "limit": MAX_LINE_BYTES},
+    }
+
+
+def _reject_line(record: dict[str, Any]) -> str:
+    line = json.dumps(record, ensure_ascii=False, default=str)
+    if len(line.encode("utf-8")) <= MAX_LINE_BYTES:
+        return line
+    truncated: dict[str, int] = {}
+    cut = _cut_texts(json.loads(line), "", truncated)
+    line = json.dumps({**cut, "truncated": truncated}, ensure_ascii=False)
+    if len(line.encode("utf-8")) > MAX_LINE_BYTES:
+        # Only a record with dozens of long fields gets here: keep what says why it was rejected.
+        keep = {k: cut[k] for k in ("stage", "reason", "instruction") if k in cut}
+        line = json.dumps({**keep, "truncated": truncated}, ensure_ascii=False)
+    return line
+
+
+def _cut_texts(value: Any, path: str, truncated: dict[str, int]) -> Any:
+    if isinstance(value, str) and len(value) > REJECT_TEXT_CHARS:
+        truncated[path] = len(value)
+        return f"{value[:REJECT_TEXT_CHARS]}… [truncated: {len(value)} chars]"
+    if isinstance(value, dict):
+        return {k: _cut_texts(v, f"{path}.{k}" if path else k, truncated) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut_texts(v, f"{path}[{i}]", truncated) for i, v in enumerate(value)]
+    return value
 
 
 def _reject_duplicate_ids(path: Path, tasks: list[Task]) -> None:

@@ -328,3 +328,17 @@ def test_reject_examples_are_tallied_for_every_run(
     first_near_duplicate = next(r for r in run.rejects if r["reason"] == "near_duplicate")
     assert by_reason["near_duplicate"][0] == first_near_duplicate["instruction"]
     assert all(len(texts) <= 3 for texts in by_reason.values())
+
+
+def test_reject_lines_the_run_directory_would_never_write_are_skipped_with_a_note(
+    tmp_path: Path,
+) -> None:
+    from langchain_selfinstruct.schema import MAX_LINE_BYTES
+
+    run = build_run_dir(tmp_path / "run")
+    with (run.path / "rejects.jsonl").open("a") as handle:
+        handle.write(json.dumps({"reason": "x", "instruction": "y" * MAX_LINE_BYTES}) + "\n")
+        handle.write("[1, 2]\n")
+    result = build_report(run.path, tmp_path / "out", seed_tasks=_seeds())
+    assert result.numbers["rejects_file"]["total"] == len(run.rejects)
+    assert f"{run.path / 'rejects.jsonl'}: 2 unreadable line(s) skipped" in result.notes

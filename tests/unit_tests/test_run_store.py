@@ -299,3 +299,42 @@ def test_settings_are_replaced_through_a_temporary_file_and_a_rename(
         "stats.json",
         "tasks.jsonl",
     ]
+
+
+def test_a_reject_holding_a_huge_text_is_stored_cut_with_a_marker_and_its_length(
+    tmp_path: Path,
+) -> None:
+    from langchain_selfinstruct.schema import MAX_LINE_BYTES
+
+    directory = RunDirectory(tmp_path)
+    directory.prepare(SETTINGS)
+    huge = "é" * 1_500_000
+    record = {
+        "stage": "filter_instances",
+        "reason": "instance:duplicate",
+        "instruction": "Name a color.",
+        "instance": {"input": "", "output": huge},
+    }
+    with directory:
+        directory.append_reject(record)
+        directory.append_reject({"stage": "x", "reason": "small", "instruction": "short"})
+    lines = (tmp_path / "rejects.jsonl").read_bytes().splitlines()
+    assert len(lines[0]) <= MAX_LINE_BYTES
+    stored = json.loads(lines[0])
+    assert stored["instruction"] == "Name a color."
+    assert stored["reason"] == "instance:duplicate"
+    output = stored["instance"]["output"]
+    assert output == "é" * 16_384 + "… [truncated: 1500000 chars]"
+    assert stored["truncated"] == {"instance.output": 1_500_000}
+    assert json.loads(lines[1]) == {"stage": "x", "reason": "small", "instruction": "short"}
+
+
+def test_a_task_line_the_reader_would_refuse_is_never_appended(tmp_path: Path) -> None:
+    from langchain_selfinstruct.schema import MAX_LINE_BYTES
+
+    directory = RunDirectory(tmp_path)
+    directory.prepare(SETTINGS)
+    task = _task(0).model_copy(update={"instances": [Instance(output="x" * MAX_LINE_BYTES)]})
+    with directory, pytest.raises(ValueError, match=r"machine_task_0: its line would be 10\d{5} "):
+        directory.append_task(task)
+    assert (tmp_path / "tasks.jsonl").read_bytes() == b""

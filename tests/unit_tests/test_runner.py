@@ -229,3 +229,45 @@ def test_a_callers_empty_index_is_the_one_filled_and_used(tmp_path: Path) -> Non
     # Every kept candidate joins the index when filtered, before its instances exist.
     assert len(index) >= len(load_seed_tasks()) + summary.stats.accepted
     assert set(index.texts) >= {t.instruction for t in load_tasks(tmp_path / "tasks.jsonl")}
+
+
+class _HugeOutputs(FakeSelfInstructLLM):
+    """Answers every third instance prompt with a 2 MB output, as a runaway model might."""
+
+    def respond(self, prompt: str) -> str:
+        text = super().respond(prompt)
+        if "\nOutput: " in text and len(prompt) % 3 == 0:
+            return text.replace("\nOutput: ", "\nOutput: " + "word " * 400_000, 1)
+        return text
+
+
+def test_an_oversize_task_is_a_counted_reject_and_the_directory_stays_readable(
+    tmp_path: Path,
+) -> None:
+    from langchain_selfinstruct.export import export_run
+    from langchain_selfinstruct.schema import MAX_LINE_BYTES
+
+    pipeline = SelfInstructPipeline(_HugeOutputs(), max_concurrency=2)
+    summary = run_to_directory(pipeline, tmp_path / "run", 12)
+    run = tmp_path / "run"
+    too_large = [r for r in _records(run / "rejects.jsonl") if r["reason"] == "task:too_large"]
+    assert too_large, "the scripted model never produced an oversize task"
+    assert summary.stats.rejected["task:too_large"] == len(too_large)
+    assert summary.stats.accepted == 12
+    for record in too_large:
+        assert record["stage"] == "filter_instances"
+        assert record["detail"]["limit"] == MAX_LINE_BYTES
+        assert record["detail"]["line_bytes"] > MAX_LINE_BYTES
+        cut = [i["output"] for i in record["instances"] if "… [truncated: " in i["output"]]
+        assert cut, record["truncated"]
+        assert all(text.endswith(" chars]") for text in cut)
+    sizes = [len(line) for line in (run / "rejects.jsonl").read_bytes().splitlines()]
+    assert max(sizes) <= MAX_LINE_BYTES
+    assert max(len(line) for line in (run / "tasks.jsonl").read_bytes().splitlines()) <= (
+        MAX_LINE_BYTES
+    )
+    # Everything that reads the directory still does: resume, load, export.
+    assert len(load_tasks(run / "tasks.jsonl")) == 12
+    again = run_to_directory(SelfInstructPipeline(_HugeOutputs(), max_concurrency=2), run, 13)
+    assert again.total_tasks == 13
+    assert export_run(run, "alpaca", tmp_path / "a.json").counts["tasks"] == 13
