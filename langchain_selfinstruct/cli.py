@@ -168,9 +168,16 @@ def generate(**options: Any) -> None:
             --base-url http://127.0.0.1:8000/v1 -m Qwen2.5-7B-Instruct
     """
     from langchain_selfinstruct.run_store import RunDirectoryError
+    from langchain_selfinstruct.runner import EXIT_CODES, interrupted_message
 
     try:
         pipeline = _build_pipeline(options)
+    except (ValueError, OSError) as e:
+        raise click.ClickException(_one_line(e)) from e
+    except KeyboardInterrupt:
+        click.echo("interrupted before the run started; nothing was written", err=True)
+        sys.exit(EXIT_CODES["interrupted"])
+    try:
         with _Progress(options["num_instructions"], enabled=not options["quiet"]) as progress:
             summary = pipeline.run(
                 options["out_dir"], options["num_instructions"], on_event=progress.update
@@ -178,8 +185,9 @@ def generate(**options: Any) -> None:
     except (ValueError, RunDirectoryError, OSError) as e:
         raise click.ClickException(_one_line(e)) from e
     except KeyboardInterrupt:
-        click.echo("interrupted before the run started; nothing was written", err=True)
-        sys.exit(130)
+        # Only a third Ctrl-C gets here: the run stopped waiting for its own cleanup.
+        click.echo(interrupted_message(options["out_dir"]), err=True)
+        sys.exit(EXIT_CODES["interrupted"])
     record = {
         "out_dir": str(summary.out_dir),
         "total_tasks": summary.total_tasks,

@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -29,6 +30,7 @@ __all__ = [
     "RunSummary",
     "arun_to_directory",
     "exit_code_for",
+    "interrupted_message",
     "run_settings",
     "run_to_directory",
 ]
@@ -107,6 +109,26 @@ def exit_code_for(stop_reason: str | None) -> int:
     return EXIT_CODES.get(stop_reason or "", _EXIT_OTHER)
 
 
+def interrupted_message(out_dir: str | os.PathLike[str]) -> str:
+    """Say what a run interrupted without its summary (a third Ctrl-C) left on disk.
+
+    Args:
+        out_dir: The run's output directory.
+
+    Returns:
+        One line: the tasks on disk and how to go on.
+    """
+    tasks = RunDirectory(out_dir).tasks_path
+    if not tasks.is_file():
+        return f"interrupted before any task was written to {tasks}"
+    # Every append is one fsynced line, so complete lines are complete tasks.
+    count = tasks.read_bytes().count(b"\n")
+    return (
+        f"interrupted while stopping: {count} tasks are in {tasks}, every line complete; "
+        "stats.json may be out of date; run the same command again to resume"
+    )
+
+
 def _main_cause(stats: RunStats) -> str | None:
     causes = [(n, f"rejected {reason} ({n})") for reason, n in stats.rejected.items()]
     causes += [(n, f"failed {stage} ({n})") for stage, n in stats.failures.items()]
@@ -153,7 +175,10 @@ def run_to_directory(
 ) -> RunSummary:
     """Grow the directory's dataset to ``num_instructions`` tasks, resuming what is there.
 
-    Ctrl-C stops after the in-flight work; everything accepted so far is on disk.
+    Ctrl-C stops after the in-flight work; a second one abandons that work at once. Either way
+    everything accepted so far is on disk, ``stats.json`` is written and the summary returned
+    (``stop_reason`` ``"interrupted"``); only a third Ctrl-C, which stops waiting for that, raises
+    ``KeyboardInterrupt``. A Ctrl-C inside ``on_event`` counts like any other.
 
     Args:
         pipeline: The configured pipeline.
@@ -171,7 +196,11 @@ def run_to_directory(
     try:
         for event in events:
             if on_event is not None:
-                on_event(event)
+                try:
+                    on_event(event)
+                except KeyboardInterrupt:
+                    # Most Ctrl-Cs land here, in the progress display, not in the wait.
+                    events.interrupt()
     except KeyboardInterrupt:
         if not summary:
             raise
@@ -209,31 +238,43 @@ async def _events_to_directory(
     state = pipeline.new_state(resume.tasks)
     state.stop = stop
     remaining = num_instructions - len(resume.tasks)
-    with directory:
-        if remaining > 0:
-            async for event in pipeline.events(remaining, state):
-                if isinstance(event, Accepted):
-                    directory.append_task(event.task)
-                elif isinstance(event, Rejected):
-                    directory.append_reject(event.record)
-                elif isinstance(event, RoundFinished):
-                    directory.write_stats(_stats_record(state.stats, len(resume.tasks)))
-                yield event
-        else:
-            state.stats.stop_reason = "target"
-            # No model call, but the cost must still say whether the price is known.
-            _settle(pipeline, state)
+
+    def finish() -> None:
         directory.write_stats(_stats_record(state.stats, len(resume.tasks)))
-    summary.append(
-        RunSummary(
-            out_dir,
-            state.stats,
-            len(resume.tasks),
-            resume.torn_bytes,
-            target=num_instructions,
-            max_stalled_rounds=pipeline.max_stalled_rounds,
+        summary.append(
+            RunSummary(
+                out_dir,
+                state.stats,
+                len(resume.tasks),
+                resume.torn_bytes,
+                target=num_instructions,
+                max_stalled_rounds=pipeline.max_stalled_rounds,
+            )
         )
-    )
+
+    with directory:
+        try:
+            if remaining > 0:
+                async for event in pipeline.events(remaining, state):
+                    if isinstance(event, Accepted):
+                        directory.append_task(event.task)
+                    elif isinstance(event, Rejected):
+                        directory.append_reject(event.record)
+                    elif isinstance(event, RoundFinished):
+                        directory.write_stats(_stats_record(state.stats, len(resume.tasks)))
+                    yield event
+            else:
+                state.stats.stop_reason = "target"
+                # No model call, but the cost must still say whether the price is known.
+                _settle(pipeline, state)
+        except asyncio.CancelledError:
+            # A second Ctrl-C (or a cancelled task): the work in flight is abandoned, but what
+            # is on disk is described as truthfully as after the first.
+            state.stats.stop_reason = state.stats.stop_reason or "interrupted"
+            _settle(pipeline, state)
+            finish()
+            raise
+        finish()
 
 
 def _settle(pipeline: SelfInstructPipeline, state: LoopState) -> None:

@@ -271,3 +271,52 @@ def test_generate_help_documents_the_exit_codes() -> None:
         "130 interrupted (Ctrl-C)",
     ):
         assert line in text
+
+
+def test_a_second_ctrl_c_reports_what_was_written_and_exits_130(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.unit_tests.test_runner import HangsMidRun, _ctrl_c_when_the_model_hangs
+
+    _ctrl_c_when_the_model_hangs(monkeypatch)
+    _scripted_model(monkeypatch, HangsMidRun())
+    result = _generate(tmp_path, 500, "--quiet", "-c", "2")
+    assert result.exit_code == 130
+    assert "nothing was written" not in result.output
+    tasks = load_tasks(tmp_path / "tasks.jsonl")
+    table = _table(result.stdout)
+    assert table["stopped because"] == (
+        f"interrupted: {len(tasks)} of 500 tasks; run the same command again to resume"
+    )
+    assert json.loads((tmp_path / "stats.json").read_text())["accepted"] == len(tasks)
+
+
+def test_a_third_ctrl_c_says_what_is_on_disk(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from tests.unit_tests.test_runner import HangsMidRun, _ctrl_c_when_the_model_hangs
+
+    _ctrl_c_when_the_model_hangs(monkeypatch, presses=3)
+    _scripted_model(monkeypatch, HangsMidRun())
+    result = _generate(tmp_path, 500, "--quiet", "-c", "2")
+    assert result.exit_code == 130
+    count = len(load_tasks(tmp_path / "tasks.jsonl"))
+    assert result.stderr == (
+        f"interrupted while stopping: {count} tasks are in {tmp_path / 'tasks.jsonl'}, every "
+        "line complete; stats.json may be out of date; run the same command again to resume\n"
+    )
+
+
+def test_ctrl_c_while_the_model_loads_writes_nothing(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from langchain_selfinstruct import models
+
+    def interrupted(*args: Any, **kwargs: Any) -> Any:
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(models, "resolve_model", interrupted)
+    result = _generate(tmp_path / "out", 5, "--quiet")
+    assert result.exit_code == 130
+    assert result.stderr == "interrupted before the run started; nothing was written\n"
+    assert not (tmp_path / "out").exists()
