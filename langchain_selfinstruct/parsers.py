@@ -4,7 +4,11 @@ The text parsers read the formats of the paper's prompts (Wang et al., 2022, §2
 variants models actually write (chatty preambles, markdown bold, bullets, running on into a new
 task). Anything unreadable raises ``OutputParserException``, so the steps can count and retry.
 Like the paper's reference code, they drop the last item or instance of a generation cut by the
-token limit (see :func:`is_truncated`).
+token limit (see :func:`is_truncated`). A model that reports no finish reason at all
+(langchain-community's ``LlamaCpp``, langchain-core's fake models) may have been cut too, so
+there the last list item is kept only if it ends like a finished sentence (``.``, ``?``, ``!`` or
+``…``, possibly inside quotes or brackets), as instructions do. The last instance is kept: labels,
+numbers and code end without punctuation, so its text cannot tell a cut from an ending.
 """
 
 from __future__ import annotations
@@ -72,6 +76,8 @@ _NO_INPUT = re.compile(
     r"^[(<\[]?\s*(?:none|n/?a|null|nil|empty|no\s*input|noinput|-+)\s*[)>\]]?\.?$|^(?:\"\"|'')$", _F
 )
 _TRUNCATED = frozenset({"length", "max_tokens"})
+_FINISH_KEYS = ("finish_reason", "stop_reason", "done_reason")
+_FINISHED = re.compile(r"[.?!…。？！][\"'”’»)\]]*$")
 
 _M = TypeVar("_M", bound=BaseModel)
 _T = TypeVar("_T")
@@ -84,23 +90,31 @@ def is_truncated(generation: Generation) -> bool:
     ``done_reason`` (Ollama) from ``generation_info`` and, for chat generations, from the message's
     ``response_metadata``; ``"length"`` and ``"max_tokens"`` (any case) mean truncated.
     """
+    return any(str(reason).lower() in _TRUNCATED for reason in _finish_reasons(generation))
+
+
+def _finish_reasons(generation: Generation) -> list[Any]:
     info: dict[str, Any] = dict(generation.generation_info or {})
     if isinstance(generation, ChatGeneration):
         info = {**generation.message.response_metadata, **info}
-    return any(
-        str(info.get(key)).lower() in _TRUNCATED
-        for key in ("finish_reason", "stop_reason", "done_reason")
-    )
+    return [info[key] for key in _FINISH_KEYS if info.get(key) is not None]
+
+
+def _possibly_cut(text: str, truncated: bool | None) -> bool:
+    """Whether a last item must go: cut by the token limit, or maybe cut (no finish reason)."""
+    return bool(truncated) or (truncated is None and not _FINISHED.search(text.rstrip()))
 
 
 def _fail(message: str, text: str) -> OutputParserException:
     return OutputParserException(message, llm_output=text)
 
 
-def _first_text(result: list[Generation]) -> tuple[str, bool]:
+def _first_text(result: list[Generation]) -> tuple[str, bool | None]:
+    """The first generation's text, and whether it was truncated (``None``: no finish reason)."""
     if not result:
         raise _fail("The model returned no generation.", "")
-    return result[0].text, is_truncated(result[0])
+    first = result[0]
+    return first.text, is_truncated(first) if _finish_reasons(first) else None
 
 
 def _unquote(text: str) -> str:
@@ -204,9 +218,9 @@ class NumberedListParser(_InlineParser[list[str]]):
         text, truncated = _first_text(result)
         return self._parse(text, truncated=truncated)
 
-    def _parse(self, text: str, *, truncated: bool) -> list[str]:
+    def _parse(self, text: str, *, truncated: bool | None) -> list[str]:
         raw = _split_list(text, self.first_item_unnumbered)
-        if truncated:
+        if raw and _possibly_cut(raw[-1], truncated):
             raw = raw[:-1]
         items = _dedupe((_clean_item(item) for item in raw), self.max_items)
         if not items:
@@ -388,7 +402,7 @@ class InstanceParser(_InlineParser[list[Instance]]):
         text, truncated = _first_text(result)
         return self._parse(text, truncated=truncated)
 
-    def _parse(self, text: str, *, truncated: bool) -> list[Instance]:
+    def _parse(self, text: str, *, truncated: bool | None) -> list[Instance]:
         raw = self._input_first(text) if self.mode == "input_first" else self._output_first(text)
         if truncated:
             raw = raw[:-1]
