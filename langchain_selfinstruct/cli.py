@@ -10,7 +10,6 @@ import json
 import math
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,9 +18,7 @@ from langchain_selfinstruct import __version__
 from langchain_selfinstruct.presets import PRESETS
 
 if TYPE_CHECKING:
-    from tqdm import tqdm
-
-    from langchain_selfinstruct.pipeline import LoopEvent, SelfInstructPipeline
+    from langchain_selfinstruct.pipeline import SelfInstructPipeline
 
 __all__ = ["main"]
 
@@ -167,6 +164,7 @@ def generate(**options: Any) -> None:
         selfinstruct generate -n 500 --out runs/vllm --completion \\
             --base-url http://127.0.0.1:8000/v1 -m Qwen2.5-7B-Instruct
     """
+    from langchain_selfinstruct._cli_output import Progress, summary_table
     from langchain_selfinstruct.run_store import RunDirectoryError
     from langchain_selfinstruct.runner import EXIT_CODES, interrupted_message
 
@@ -178,7 +176,7 @@ def generate(**options: Any) -> None:
         click.echo("interrupted before the run started; nothing was written", err=True)
         sys.exit(EXIT_CODES["interrupted"])
     try:
-        with _Progress(options["num_instructions"], enabled=not options["quiet"]) as progress:
+        with Progress(options["num_instructions"], enabled=not options["quiet"]) as progress:
             summary = pipeline.run(
                 options["out_dir"], options["num_instructions"], on_event=progress.update
             )
@@ -196,7 +194,7 @@ def generate(**options: Any) -> None:
         "stop_detail": summary.stop_detail,
         "exit_code": summary.exit_code,
     }
-    click.echo(json.dumps(record, indent=2) if options["as_json"] else _summary_table(record))
+    click.echo(json.dumps(record, indent=2) if options["as_json"] else summary_table(record))
     if summary.torn_bytes:
         click.echo(f"note: a torn last line ({summary.torn_bytes} bytes) was set aside", err=True)
     if summary.exit_code:
@@ -232,71 +230,6 @@ def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
         max_cost=options["max_cost"],
         max_tokens=options["max_tokens"],
     )
-
-
-class _Progress:
-    """A tqdm bar: accepted / target, rejects, tokens, cost; rate and ETA from tqdm."""
-
-    def __init__(self, target: int, *, enabled: bool) -> None:
-        self._target = target
-        self._enabled = enabled
-        self._bar: tqdm[Any] | None = None
-
-    def __enter__(self) -> _Progress:
-        if self._enabled:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self._target, unit="task", desc="accepted", file=sys.stderr)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-    def update(self, event: LoopEvent) -> None:
-        from langchain_selfinstruct.pipeline import Accepted, RoundFinished
-        from langchain_selfinstruct.stats import format_cost
-
-        if self._bar is None:
-            return
-        if isinstance(event, Accepted):
-            self._bar.update(1)
-        elif isinstance(event, RoundFinished):
-            stats = event.stats
-            cost = format_cost(stats.cost_usd)
-            self._bar.set_postfix(
-                rejected=sum(stats.rejected.values()),
-                failed=sum(stats.failures.values()),
-                tokens=stats.total_tokens,
-                cost=cost,
-            )
-
-
-def _summary_table(record: dict[str, Any]) -> str:
-    from langchain_selfinstruct.stats import format_cost
-
-    rows: list[tuple[str, str]] = [
-        ("output", record["out_dir"]),
-        ("stopped because", record["stop_detail"]),
-        ("tasks in directory", str(record["total_tasks"])),
-        ("accepted this run", str(record["accepted"])),
-        ("instances kept", str(record["instances_kept"])),
-        ("candidates generated", str(record["generated_instructions"])),
-        *((f"rejected: {k}", str(v)) for k, v in record["rejected"].items()),
-        *((f"failed: {k}", str(v)) for k, v in record["failures"].items()),
-        ("model calls / errors", f"{record['model_calls']} / {record['model_errors']}"),
-        ("tokens", f"{record['prompt_tokens']} in + {record['completion_tokens']} out"),
-        ("cost", format_cost(record["cost_usd"])),
-        ("elapsed", f"{record['elapsed_s']:.1f} s"),
-        ("exit code", str(record["exit_code"])),
-    ]
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
 
 
 @main.command()
