@@ -1,10 +1,15 @@
-"""The HTML page of a dataset report: tables and embedded figures, readable offline."""
+"""The HTML of a run's dataset report: tables, embedded figures and notes, in one offline file.
+
+:mod:`langchain_selfinstruct.report` gathers the numbers; this module only lays them out.
+"""
 
 from __future__ import annotations
 
 import base64
 from html import escape
 from typing import Any
+
+from langchain_selfinstruct.stats import format_cost
 
 __all__ = ["render_html"]
 
@@ -34,12 +39,28 @@ def render_html(
     if notes:
         items = "".join(f"<li>{escape(note)}</li>" for note in notes)
         parts.append(f'<div class="notes"><strong>Notes</strong><ul>{items}</ul></div>')
+    why = numbers.get("why_none_accepted")
+    if why is not None:
+        parts.append(_why_section(why))
     parts += [
         "<h2>Dataset</h2>",
         _table(_dataset_rows(numbers["dataset"])),
         "<h2>Generation (latest session, from stats.json)</h2>",
         _table(_stats_rows(stats)) if stats else '<p class="muted">No stats.json.</p>',
         _rejects_section(numbers.get("rejects_file")),
+    ]
+    if images:
+        parts += _figure_sections(numbers, images)
+    body = "\n".join(parts)
+    return (
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        f"<title>Self-Instruct report: {escape(name)}</title><style>{_STYLE}</style></head>"
+        f"<body>\n{body}\n</body></html>\n"
+    )
+
+
+def _figure_sections(numbers: dict[str, Any], images: dict[str, bytes]) -> list[str]:
+    return [
         "<h2>Diversity: root verbs and their objects (paper Figure 2)</h2>",
         _verbs_section(numbers.get("verbs"), images.get("verb_noun")),
         "<h2>Similarity to the seed instructions (paper Figure 3)</h2>",
@@ -49,11 +70,26 @@ def render_html(
         _image(images["lengths"], "Length histograms of instructions, inputs and outputs"),
         *(_table(_summary_rows(f"length:{k}", v)) for k, v in numbers["lengths"].items()),
     ]
-    body = "\n".join(parts)
+
+
+def _why_section(why: dict[str, Any]) -> str:
+    summary = [
+        ("why:stop_reason", "Stop reason (stats.json)", escape(str(why["stop_reason"]))),
+        ("why:rejects", "Rejected candidates", _fmt(why["rejects"])),
+        ("why:failures", "Failed steps (after retries)", _fmt(why["failures"])),
+    ]
+    reasons = "".join(
+        f'<tr data-key="why_reason:{escape(r["reason"])}"><th>{escape(r["reason"])}</th>'
+        f"<td>{_fmt(r['count'])} ({_percent(r['share'])})</td>"
+        + "".join(f'<td class="text">{escape(text)}</td>' for text in r["examples"])
+        + "</tr>"
+        for r in why["reasons"]
+    )
     return (
-        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
-        f"<title>Self-Instruct report: {escape(name)}</title><style>{_STYLE}</style></head>"
-        f"<body>\n{body}\n</body></html>\n"
+        "<h2>Why no task was accepted</h2>"
+        + _table(summary)
+        + "<table><tr><th>Reason (rejects.jsonl)</th><th>Records</th><th>Examples</th></tr>"
+        + f"{reasons}</table>"
     )
 
 
@@ -103,7 +139,7 @@ _STATS_LABELS = {
 def _stats_rows(stats: dict[str, Any]) -> list[Row]:
     rows = [(k, label, _fmt(stats[k])) for k, label in _STATS_LABELS.items() if k in stats]
     cost = stats.get("cost_usd")
-    rows.append(("cost_usd", "Estimated cost", "unknown" if cost is None else f"${cost:,.4f}"))
+    rows.append(("cost_usd", "Estimated cost", escape(format_cost(cost))))
     rows.append(("stop_reason", "Stop reason", escape(str(stats.get("stop_reason")))))
     rows += [
         (f"rejected:{reason}", f"Rejected: {reason}", _fmt(n))

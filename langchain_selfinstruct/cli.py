@@ -10,7 +10,6 @@ import json
 import math
 import sys
 from pathlib import Path
-from types import TracebackType
 from typing import TYPE_CHECKING, Any
 
 import click
@@ -19,9 +18,7 @@ from langchain_selfinstruct import __version__
 from langchain_selfinstruct.presets import PRESETS
 
 if TYPE_CHECKING:
-    from tqdm import tqdm
-
-    from langchain_selfinstruct.pipeline import LoopEvent, SelfInstructPipeline
+    from langchain_selfinstruct.pipeline import SelfInstructPipeline
 
 __all__ = ["main"]
 
@@ -152,36 +149,56 @@ def generate(**options: Any) -> None:
     """Generate new tasks into --out, resuming whatever is already there.
 
     \b
+    Exit codes:
+        0    the target or a budget (--max-cost, --max-tokens) was reached
+        1    an error before or during the run (bad input, a directory that holds another run)
+        2    a bad option
+        3    stalled: rounds in a row accepted nothing, short of the target
+        4    stopped on model errors or any other reason short of the target
+        130  interrupted (Ctrl-C); run the same command again to resume
+
+    \b
     Examples:
         selfinstruct generate -n 40 --out runs/demo
         selfinstruct generate -n 5000 --out runs/gpt -m openai:gpt-4o-mini --max-cost 5
         selfinstruct generate -n 500 --out runs/vllm --completion \\
             --base-url http://127.0.0.1:8000/v1 -m Qwen2.5-7B-Instruct
     """
+    from langchain_selfinstruct._cli_output import Progress, summary_table
     from langchain_selfinstruct.run_store import RunDirectoryError
+    from langchain_selfinstruct.runner import EXIT_CODES, interrupted_message
 
     try:
         pipeline = _build_pipeline(options)
-        with _Progress(options["num_instructions"], enabled=not options["quiet"]) as progress:
+    except (ValueError, OSError) as e:
+        raise click.ClickException(_one_line(e)) from e
+    except KeyboardInterrupt:
+        click.echo("interrupted before the run started; nothing was written", err=True)
+        sys.exit(EXIT_CODES["interrupted"])
+    try:
+        with Progress(options["num_instructions"], enabled=not options["quiet"]) as progress:
             summary = pipeline.run(
                 options["out_dir"], options["num_instructions"], on_event=progress.update
             )
     except (ValueError, RunDirectoryError, OSError) as e:
         raise click.ClickException(_one_line(e)) from e
     except KeyboardInterrupt:
-        click.echo("interrupted before the run started; nothing was written", err=True)
-        sys.exit(130)
+        # Only a third Ctrl-C gets here: the run stopped waiting for its own cleanup.
+        click.echo(interrupted_message(options["out_dir"]), err=True)
+        sys.exit(EXIT_CODES["interrupted"])
     record = {
         "out_dir": str(summary.out_dir),
         "total_tasks": summary.total_tasks,
         "resumed_tasks": summary.resumed_tasks,
         **summary.stats.to_dict(),
+        "stop_detail": summary.stop_detail,
+        "exit_code": summary.exit_code,
     }
-    click.echo(json.dumps(record, indent=2) if options["as_json"] else _summary_table(record))
+    click.echo(json.dumps(record, indent=2) if options["as_json"] else summary_table(record))
     if summary.torn_bytes:
         click.echo(f"note: a torn last line ({summary.torn_bytes} bytes) was set aside", err=True)
-    if summary.stats.stop_reason == "interrupted":
-        sys.exit(130)
+    if summary.exit_code:
+        sys.exit(summary.exit_code)
 
 
 def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
@@ -215,67 +232,6 @@ def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
     )
 
 
-class _Progress:
-    """A tqdm bar: accepted / target, rejects, tokens, cost; rate and ETA from tqdm."""
-
-    def __init__(self, target: int, *, enabled: bool) -> None:
-        self._target = target
-        self._enabled = enabled
-        self._bar: tqdm[Any] | None = None
-
-    def __enter__(self) -> _Progress:
-        if self._enabled:
-            from tqdm import tqdm
-
-            self._bar = tqdm(total=self._target, unit="task", desc="accepted", file=sys.stderr)
-        return self
-
-    def __exit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        tb: TracebackType | None,
-    ) -> None:
-        if self._bar is not None:
-            self._bar.close()
-
-    def update(self, event: LoopEvent) -> None:
-        from langchain_selfinstruct.pipeline import Accepted, RoundFinished
-
-        if self._bar is None:
-            return
-        if isinstance(event, Accepted):
-            self._bar.update(1)
-        elif isinstance(event, RoundFinished):
-            stats = event.stats
-            cost = "?" if stats.cost_usd is None else f"${stats.cost_usd:.4f}"
-            self._bar.set_postfix(
-                rejected=sum(stats.rejected.values()),
-                failed=sum(stats.failures.values()),
-                tokens=stats.total_tokens,
-                cost=cost,
-            )
-
-
-def _summary_table(record: dict[str, Any]) -> str:
-    rows: list[tuple[str, str]] = [
-        ("output", record["out_dir"]),
-        ("stopped because", str(record["stop_reason"])),
-        ("tasks in directory", str(record["total_tasks"])),
-        ("accepted this run", str(record["accepted"])),
-        ("instances kept", str(record["instances_kept"])),
-        ("candidates generated", str(record["generated_instructions"])),
-        *((f"rejected: {k}", str(v)) for k, v in record["rejected"].items()),
-        *((f"failed: {k}", str(v)) for k, v in record["failures"].items()),
-        ("model calls / errors", f"{record['model_calls']} / {record['model_errors']}"),
-        ("tokens", f"{record['prompt_tokens']} in + {record['completion_tokens']} out"),
-        ("cost (USD)", "unknown" if record["cost_usd"] is None else f"{record['cost_usd']:.4f}"),
-        ("elapsed", f"{record['elapsed_s']:.1f} s"),
-    ]
-    width = max(len(name) for name, _ in rows)
-    return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
-
-
 @main.command()
 @click.argument("run_dir", type=click.Path(path_type=Path, exists=True))
 @click.option(
@@ -286,7 +242,10 @@ def _summary_table(record: dict[str, Any]) -> str:
     help="Target format (hf: a datasets.Dataset directory; needs the [hf] extra).",
 )
 @click.option(
-    "--out", type=click.Path(path_type=Path), required=True, help="Output file (hf: directory)."
+    "--out",
+    type=click.Path(path_type=Path),
+    required=True,
+    help="Output file: .json for a JSON array, .jsonl for one row per line (hf: a directory).",
 )
 @click.option(
     "--include-seeds", is_flag=True, help="Add the seed tasks (paper: --include_seed_tasks)."

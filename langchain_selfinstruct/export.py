@@ -5,6 +5,8 @@ examples, as in the paper's finetuning set (Wang et al., 2022, §4). Texts are s
 with an empty output are skipped, duplicate (prompt, completion) pairs are kept once, and the rows
 are shuffled with a seeded generator, so the same call always writes the same files.
 
+A file export follows its path's extension, whatever the format: ``.json`` gives one JSON array,
+``.jsonl`` one JSON object per line; any other extension is refused before anything is read.
 With a validation split, the training rows go to ``out`` and the validation rows to ``out`` with
 ``.val`` before its suffix (``data.jsonl`` → ``data.val.jsonl``); the ``hf`` format instead saves
 one ``DatasetDict`` with ``train`` and ``validation`` splits in the ``out`` directory.
@@ -26,7 +28,7 @@ from langchain_selfinstruct._io import atomic_write_text
 from langchain_selfinstruct._templates import render_prompt_completion
 from langchain_selfinstruct.resources import load_seed_tasks
 from langchain_selfinstruct.run_store import RunDirectory
-from langchain_selfinstruct.schema import Task, load_tasks
+from langchain_selfinstruct.schema import Task, TaskFileError, load_tasks
 
 __all__ = [
     "FORMATS",
@@ -34,6 +36,7 @@ __all__ = [
     "export_run",
     "load_run_tasks",
     "resolve_seed_tasks",
+    "run_tasks_path",
     "validation_path",
 ]
 
@@ -79,21 +82,22 @@ def export_run(
 ) -> ExportResult:
     """Export a run's tasks as finetuning data.
 
-    Formats (one row per example):
+    Formats (one row per example; a ``.json`` path gets a JSON array of rows, a ``.jsonl`` path
+    one row per line):
 
-    - ``alpaca``: a JSON array of ``{"instruction", "input", "output"}``;
-    - ``openai``: JSONL of ``{"messages": [system?, user, assistant]}`` (chat finetuning); the user
+    - ``alpaca``: ``{"instruction", "input", "output"}``;
+    - ``openai``: ``{"messages": [system?, user, assistant]}`` (chat finetuning); the user
       message is the instruction, then a blank line and the input when there is one;
-    - ``prompt-completion``: JSONL of ``{"prompt", "completion"}``, each rendered with a template
+    - ``prompt-completion``: ``{"prompt", "completion"}``, each rendered with a template
       drawn at random and, half the time, the input's leading ``Field:`` label removed (paper §4);
-    - ``sharegpt``: JSONL of ``{"conversations": [{"from": "system"?|"human"|"gpt", "value"}]}``;
+    - ``sharegpt``: ``{"conversations": [{"from": "system"?|"human"|"gpt", "value"}]}``;
     - ``hf``: a ``datasets`` dataset with the Alpaca columns saved with ``save_to_disk`` (needs the
       ``hf`` extra); ``out`` is a directory.
 
     Args:
         run_dir: A run directory (its ``tasks.jsonl`` is read) or a task file.
         fmt: One of :data:`FORMATS`.
-        out: Output file, or directory for ``hf``.
+        out: Output file ending in ``.json`` or ``.jsonl``, or a directory for ``hf``.
         include_seeds: Add the seed tasks' instances, like the paper's ``--include_seed_tasks``.
         seed_tasks: Seed tasks or a seed file to add; the package's own seeds when ``None``.
         seed: Seed of the shuffle and of the template choice.
@@ -106,17 +110,26 @@ def export_run(
         The paths written and the counts.
 
     Raises:
-        ValueError: Unknown format, bad ``val_split``, or an option the format does not use.
+        ValueError: Unknown format, bad ``val_split``, an option the format does not use, or a
+            file path ending in neither ``.json`` nor ``.jsonl``.
         FileExistsError: An output exists and ``overwrite`` is false; nothing is written.
         FileNotFoundError: ``run_dir`` or its ``tasks.jsonl`` does not exist.
         langchain_selfinstruct.schema.TaskFileError: A task file is corrupt (names file and line).
     """
     _check_options(fmt, val_split, system_prompt, include_seeds, seed_tasks)
     out_path = Path(out)
+    as_array = fmt != "hf" and _is_json_array(fmt, out_path)
     targets = [out_path] if fmt == "hf" or val_split == 0 else [out_path, validation_path(out_path)]
     _refuse_existing(targets, fmt, overwrite)
 
-    machine = load_run_tasks(run_dir)
+    machine = load_run_tasks(run_dir, allow_empty=True)
+    if not machine:
+        raise TaskFileError(
+            run_tasks_path(run_dir),
+            None,
+            "no accepted task yet, so nothing to export; `selfinstruct report` shows why the "
+            "candidates were rejected",
+        )
     seeds = resolve_seed_tasks(seed_tasks) if include_seeds else []
     counts = {"tasks": len(machine), "seed_tasks": len(seeds)}
     examples = _examples([*seeds, *machine], counts)
@@ -131,7 +144,7 @@ def export_run(
         _save_hf(out_path, train, val if val_split > 0 else None)
     else:
         for path, part in zip(targets, (train, val), strict=False):
-            atomic_write_text(path, _serialize(fmt, part))
+            atomic_write_text(path, _serialize(part, as_array=as_array))
     return ExportResult(paths=targets, counts=counts)
 
 
@@ -147,18 +160,35 @@ def validation_path(out: Path) -> Path:
     return out.with_name(f"{out.stem}.val{out.suffix}")
 
 
-def load_run_tasks(run_dir: str | os.PathLike[str]) -> list[Task]:
+def load_run_tasks(run_dir: str | os.PathLike[str], *, allow_empty: bool = False) -> list[Task]:
     """Load the accepted tasks of a run directory (or of a task file given directly).
 
     Args:
         run_dir: The run directory, or a ``.jsonl`` task file.
+        allow_empty: Return ``[]`` when no task was accepted yet instead of raising.
 
     Returns:
         The tasks, in file order.
 
     Raises:
         FileNotFoundError: The path or the directory's ``tasks.jsonl`` does not exist.
-        langchain_selfinstruct.schema.TaskFileError: The task file is corrupt.
+        langchain_selfinstruct.schema.TaskFileError: The task file is corrupt, or empty and
+            ``allow_empty`` is false.
+    """
+    return load_tasks(run_tasks_path(run_dir), allow_empty=allow_empty)
+
+
+def run_tasks_path(run_dir: str | os.PathLike[str]) -> Path:
+    """Return the task file of a run directory, or the task file given directly.
+
+    Args:
+        run_dir: The run directory, or a ``.jsonl`` task file.
+
+    Returns:
+        The directory's ``tasks.jsonl``, or ``run_dir`` itself when it is a file.
+
+    Raises:
+        FileNotFoundError: The path or the directory's ``tasks.jsonl`` does not exist.
     """
     path = Path(run_dir)
     if not path.exists():
@@ -170,7 +200,7 @@ def load_run_tasks(run_dir: str | os.PathLike[str]) -> list[Task]:
                 f"{tasks_file}: not found; {path} does not look like a Self-Instruct run directory"
             )
         path = tasks_file
-    return load_tasks(path)
+    return path
 
 
 def resolve_seed_tasks(seed_tasks: Sequence[Task] | str | os.PathLike[str] | None) -> list[Task]:
@@ -299,8 +329,20 @@ def _split(rows: list[Row], val_split: float) -> tuple[list[Row], list[Row]]:
     return rows[: len(rows) - n_val], rows[len(rows) - n_val :]
 
 
-def _serialize(fmt: str, rows: list[Row]) -> str:
-    if fmt == "alpaca":
+def _is_json_array(fmt: str, out: Path) -> bool:
+    # One rule for every format: a .jsonl file that holds an array (or a .json file that holds
+    # lines) is read wrongly by every tool that trusts the name.
+    suffix = out.suffix.lower()
+    if suffix not in (".json", ".jsonl"):
+        raise ValueError(
+            f"{out}: the {fmt} export follows the file's extension: give a path ending in .json "
+            "(one JSON array) or .jsonl (one JSON object per line)"
+        )
+    return suffix == ".json"
+
+
+def _serialize(rows: list[Row], *, as_array: bool) -> str:
+    if as_array:
         return json.dumps(rows, ensure_ascii=False, indent=2) + "\n"
     return "".join(json.dumps(row, ensure_ascii=False) + "\n" for row in rows)
 
@@ -326,9 +368,17 @@ def _save_hf(out: Path, train: list[Row], val: list[Row] | None) -> None:
     staging = Path(tempfile.mkdtemp(prefix=f".{out.name}.", suffix=".tmp", dir=out.parent))
     try:
         dataset.save_to_disk(str(staging))
+        # mkdtemp makes the directory private (0o700); the dataset is an ordinary output.
+        staging.chmod(_directory_mode())
         _swap_into_place(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+
+
+def _directory_mode() -> int:
+    umask = os.umask(0)
+    os.umask(umask)
+    return 0o777 & ~umask
 
 
 def _swap_into_place(staging: Path, out: Path) -> None:

@@ -24,6 +24,8 @@ from langchain_core.language_models.base import LangSmithParams
 from langchain_core.outputs import Generation, LLMResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from langchain_selfinstruct.stats import completion_generation
+
 __all__ = ["FakeSelfInstructLLM"]
 
 _VERBS = (
@@ -274,10 +276,21 @@ def _labelled_instances(instruction: str, rng: random.Random) -> str:
 def _result(texts: list[str], prompts: list[str]) -> LLMResult:
     prompt_tokens = sum(len(p.split()) for p in prompts)
     completion_tokens = sum(len(t.split()) for t in texts)
+    # Usage metadata as well as token_usage, so get_usage_metadata_callback() sees the calls.
+    generations: list[list[Generation]] = [
+        [
+            completion_generation(
+                text,
+                model_name="fake-self-instruct",
+                prompt_tokens=len(prompt.split()),
+                completion_tokens=len(text.split()),
+                generation_info={"finish_reason": "stop"},
+            )
+        ]
+        for text, prompt in zip(texts, prompts, strict=True)
+    ]
     return LLMResult(
-        generations=[
-            [Generation(text=t, generation_info={"finish_reason": "stop"})] for t in texts
-        ],
+        generations=generations,
         llm_output={
             "token_usage": {
                 "prompt_tokens": prompt_tokens,

@@ -26,9 +26,12 @@ from langchain_selfinstruct._io import atomic_write_bytes, atomic_write_json, at
 from langchain_selfinstruct._report_html import render_html
 from langchain_selfinstruct.export import load_run_tasks, resolve_seed_tasks
 from langchain_selfinstruct.run_store import RunDirectory
-from langchain_selfinstruct.schema import Task
+from langchain_selfinstruct.schema import MAX_LINE_BYTES, Task
 
 __all__ = ["ReportResult", "build_report"]
+
+_EXAMPLES_PER_REASON = 3
+_EXAMPLE_CHARS = 200
 
 _FIGURE_FILES = {
     "verb_noun": "verb_noun.png",
@@ -82,12 +85,17 @@ def build_report(
     html_path = out / "report.html"
     if html_path.exists() and not overwrite:
         raise FileExistsError(f"{html_path}: already exists; pass --force (overwrite=True)")
-    tasks = load_run_tasks(run_dir)
+    tasks = load_run_tasks(run_dir, allow_empty=True)
     notes: list[str] = []
     numbers: dict[str, Any] = {"dataset": _dataset_numbers(tasks)}
     numbers.update(_run_files(Path(run_dir), notes))
-    seeds = resolve_seed_tasks(seed_tasks)
-    images = _analyse(tasks, seeds, spacy_model, numbers, notes)
+    if tasks:
+        images = _analyse(tasks, resolve_seed_tasks(seed_tasks), spacy_model, numbers, notes)
+    else:
+        # A run that accepted nothing is where the report matters most: it says why.
+        images = {}
+        notes.append("no accepted task yet: the figures are left out")
+        numbers["why_none_accepted"] = _why_none_accepted(numbers)
     figures = {name: out / _FIGURE_FILES[name] for name in images}
     for name, data in images.items():
         atomic_write_bytes(figures[name], data)
@@ -134,7 +142,7 @@ def _dataset_numbers(tasks: list[Task]) -> dict[str, Any]:
     return {
         "instructions": len(tasks),
         "instances": len(instances),
-        "instances_per_task": round(len(instances) / len(tasks), 2),
+        "instances_per_task": round(len(instances) / len(tasks), 2) if tasks else None,
         "instances_per_task_histogram": {str(k): per_task[k] for k in sorted(per_task)},
         "instances_with_input": sum(bool(i.input.strip()) for i in instances),
         "classification_tasks": sum(known),
@@ -171,23 +179,64 @@ def _tally_rejects(path: Path, notes: list[str]) -> dict[str, Any] | None:
         return None
     by_reason: Counter[str] = Counter()
     by_stage: Counter[str] = Counter()
+    examples: dict[str, list[str]] = {}
     unreadable = 0
-    for line in path.read_text(encoding="utf-8", errors="replace").splitlines():
-        if not line.strip():
+    for raw in path.read_bytes().splitlines():
+        if not raw.strip():
             continue
         try:
-            record = json.loads(line)
-        except json.JSONDecodeError:
+            # The run directory never writes a longer line (rejects are cut to fit).
+            if len(raw) > MAX_LINE_BYTES:
+                raise ValueError("line too long")
+            record = json.loads(raw.decode("utf-8", errors="replace"))
+            if not isinstance(record, dict):
+                raise ValueError("not an object")
+        except ValueError:
             unreadable += 1
             continue
-        by_reason[str(record.get("reason", "unknown"))] += 1
+        reason = str(record.get("reason", "unknown"))
+        by_reason[reason] += 1
         by_stage[str(record.get("stage", "unknown"))] += 1
+        texts = examples.setdefault(reason, [])
+        text = _example_text(record)
+        if text and len(texts) < _EXAMPLES_PER_REASON and text not in texts:
+            texts.append(text)
     if unreadable:
         notes.append(f"{path}: {unreadable} unreadable line(s) skipped")
     return {
         "total": sum(by_reason.values()),
         "by_reason": dict(by_reason.most_common()),
         "by_stage": dict(by_stage.most_common()),
+        "examples": {reason: examples[reason] for reason in by_reason if examples[reason]},
+    }
+
+
+def _example_text(record: dict[str, Any]) -> str:
+    # A failed step has no text of its own; its error message says what went wrong.
+    text = record.get("instruction") or record.get("error") or ""
+    text = " ".join(str(text).split())
+    return text if len(text) <= _EXAMPLE_CHARS else text[: _EXAMPLE_CHARS - 1] + "…"
+
+
+def _why_none_accepted(numbers: dict[str, Any]) -> dict[str, Any]:
+    stats = numbers.get("stats") or {}
+    tally = numbers.get("rejects_file") or {"total": 0, "by_reason": {}, "examples": {}}
+    failures = tally["by_reason"].get("step_failed", 0)
+    rejects = tally["total"] - failures
+    reasons = [
+        {
+            "reason": reason,
+            "count": count,
+            "share": round(count / tally["total"], 4),
+            "examples": tally["examples"].get(reason, []),
+        }
+        for reason, count in tally["by_reason"].items()
+    ]
+    return {
+        "stop_reason": stats.get("stop_reason"),
+        "rejects": rejects,
+        "failures": failures,
+        "reasons": reasons,
     }
 
 

@@ -21,17 +21,44 @@ from pathlib import Path
 from typing import IO, Any
 
 from langchain_selfinstruct._io import append_line_fsync, atomic_write_json
-from langchain_selfinstruct.schema import Task, TaskFileError, dump_task_line, parse_task_lines
+from langchain_selfinstruct.schema import (
+    MAX_LINE_BYTES,
+    Task,
+    TaskFileError,
+    checked_task_line,
+    parse_task_lines,
+)
 
-__all__ = ["COMPATIBILITY_KEYS", "ResumeState", "RunDirectory", "RunDirectoryError"]
+__all__ = [
+    "COMPATIBILITY_KEYS",
+    "REJECT_TEXT_CHARS",
+    "ResumeState",
+    "RunDirectory",
+    "RunDirectoryError",
+]
 
 TASKS_FILE = "tasks.jsonl"
 REJECTS_FILE = "rejects.jsonl"
 SETTINGS_FILE = "settings.json"
 STATS_FILE = "stats.json"
 
-COMPATIBILITY_KEYS = ("seed_tasks_sha256", "preset_sha256", "model")
-"""Settings that must match for a run to continue in an existing directory."""
+COMPATIBILITY_KEYS = ("seed_tasks_sha256", "preset_sha256", "model", "seed", "max_concurrency")
+"""Settings that must match for a run to continue in an existing directory.
+
+Each one changes which tasks are generated: the seed and the concurrency decide the prompt sampling
+and the commit order, so a resume with other values would mix two runs in one dataset.
+"""
+
+_CLI_OPTIONS = {
+    "preset_sha256": "--preset",
+    "model": "--model",
+    "seed": "--seed",
+    "max_concurrency": "--concurrency",
+}
+
+
+REJECT_TEXT_CHARS = 16_384
+"""A reject record too long for one line keeps this many characters of each longer text."""
 
 
 class RunDirectoryError(RuntimeError):
@@ -82,9 +109,11 @@ class RunDirectory:
         existing = self._existing_settings()
         for key in COMPATIBILITY_KEYS:
             if existing is not None and existing.get(key) != settings.get(key):
+                old, new = _shown(existing, key), _shown(settings, key)
                 raise RunDirectoryError(
-                    f"{self.settings_path}: holds another run ({key} differs: "
-                    f"{existing.get(key)!r} there, {settings.get(key)!r} now); choose another --out"
+                    f"{self.settings_path}: holds another run ({key} differs: {old} there, {new} "
+                    "now); it decides which tasks are generated, so resume with "
+                    f"{_resume_hint(existing, key)}, or choose another --out"
                 )
         probe = self.path if self.path.exists() else _existing_parent(self.path)
         if not probe.is_dir():
@@ -119,16 +148,27 @@ class RunDirectory:
         self._tasks = self._rejects = None
 
     def append_task(self, task: Task) -> None:
-        """Append one accepted task and force it to disk."""
+        """Append one accepted task and force it to disk.
+
+        Raises:
+            ValueError: The task's line would be longer than resume and :func:`load_tasks` read
+                (:data:`~langchain_selfinstruct.schema.MAX_LINE_BYTES`); nothing is written.
+        """
         if self._tasks is None:
             raise RuntimeError("RunDirectory is not open; use it as a context manager")
-        append_line_fsync(self._tasks, dump_task_line(task))
+        append_line_fsync(self._tasks, checked_task_line(task))
 
     def append_reject(self, record: dict[str, Any]) -> None:
-        """Append one reject record (stage, reason, text, detail) and force it to disk."""
+        """Append one reject record (stage, reason, text, detail) and force it to disk.
+
+        A record longer than :data:`~langchain_selfinstruct.schema.MAX_LINE_BYTES` keeps the
+        first :data:`REJECT_TEXT_CHARS` characters of each longer text, marked
+        ``"… [truncated: N chars]"``, and lists the cut fields with their lengths under
+        ``"truncated"``.
+        """
         if self._rejects is None:
             raise RuntimeError("RunDirectory is not open; use it as a context manager")
-        append_line_fsync(self._rejects, json.dumps(record, ensure_ascii=False, default=str))
+        append_line_fsync(self._rejects, _reject_line(record))
 
     def write_stats(self, stats: dict[str, Any]) -> None:
         """Replace ``stats.json`` atomically."""
@@ -165,12 +205,52 @@ class RunDirectory:
         return ResumeState(tasks=tasks, torn_bytes=len(torn))
 
 
+def _reject_line(record: dict[str, Any]) -> str:
+    line = json.dumps(record, ensure_ascii=False, default=str)
+    if len(line.encode("utf-8")) <= MAX_LINE_BYTES:
+        return line
+    truncated: dict[str, int] = {}
+    cut = _cut_texts(json.loads(line), "", truncated)
+    line = json.dumps({**cut, "truncated": truncated}, ensure_ascii=False)
+    if len(line.encode("utf-8")) > MAX_LINE_BYTES:
+        # Only a record with dozens of long fields gets here: keep what says why it was rejected.
+        keep = {k: cut[k] for k in ("stage", "reason", "instruction") if k in cut}
+        line = json.dumps({**keep, "truncated": truncated}, ensure_ascii=False)
+    return line
+
+
+def _cut_texts(value: Any, path: str, truncated: dict[str, int]) -> Any:
+    if isinstance(value, str) and len(value) > REJECT_TEXT_CHARS:
+        truncated[path] = len(value)
+        return f"{value[:REJECT_TEXT_CHARS]}… [truncated: {len(value)} chars]"
+    if isinstance(value, dict):
+        return {k: _cut_texts(v, f"{path}.{k}" if path else k, truncated) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_cut_texts(v, f"{path}[{i}]", truncated) for i, v in enumerate(value)]
+    return value
+
+
 def _reject_duplicate_ids(path: Path, tasks: list[Task]) -> None:
     seen: set[str] = set()
     for number, task in enumerate(tasks, start=1):
         if task.id in seen:
             raise TaskFileError(path, number, f"field 'id': duplicate task id {task.id!r}")
         seen.add(task.id)
+
+
+def _shown(settings: dict[str, Any], key: str) -> str:
+    value = settings.get(key)
+    if key == "preset_sha256" and isinstance(value, str):
+        # A hash alone says nothing to a user: name the preset it belongs to.
+        return f"{settings.get('preset')!r} (sha256 {value[:12]})"
+    return repr(value) if isinstance(value, str) else str(value)
+
+
+def _resume_hint(existing: dict[str, Any], key: str) -> str:
+    if key == "seed_tasks_sha256":
+        return "the same --seed-tasks file"
+    value = existing.get("preset") if key == "preset_sha256" else existing.get(key)
+    return f"{_CLI_OPTIONS[key]} {value}"
 
 
 def _existing_parent(path: Path) -> Path:

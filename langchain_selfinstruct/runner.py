@@ -6,6 +6,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import os
@@ -25,9 +26,28 @@ if TYPE_CHECKING:
     # For annotations only: the pipeline imports this module (its run() methods), not the reverse.
     from langchain_selfinstruct.pipeline import SelfInstructPipeline
 
-__all__ = ["RunSummary", "arun_to_directory", "run_settings", "run_to_directory"]
+__all__ = [
+    "EXIT_CODES",
+    "SUCCESS_STOP_REASONS",
+    "RunSummary",
+    "arun_to_directory",
+    "exit_code_for",
+    "interrupted_message",
+    "run_settings",
+    "run_to_directory",
+]
 
 SETTINGS_FORMAT = 1
+
+SUCCESS_STOP_REASONS = frozenset({"target", "max_cost", "max_tokens"})
+"""Stops the user asked for: the target, or a budget they set."""
+
+EXIT_CODES: dict[str, int] = {"stalled": 3, "interrupted": 130}
+"""Exit code of ``selfinstruct generate`` by stop reason; 0 for :data:`SUCCESS_STOP_REASONS`, 4 for
+any other (a stop on model errors)."""
+
+_EXIT_OTHER = 4
+_BUDGET_OPTIONS = {"max_cost": "--max-cost", "max_tokens": "--max-tokens"}
 
 
 @dataclass(frozen=True)
@@ -42,11 +62,79 @@ class RunSummary:
     """Tasks that were already in the directory when this session started."""
     torn_bytes: int
     """Size of a torn last line set aside on resume (0 when none)."""
+    target: int | None = None
+    """The target number of tasks in the directory."""
+    max_stalled_rounds: int | None = None
+    """Rounds in a row without an accepted task after which the loop stops (``stalled``)."""
 
     @property
     def total_tasks(self) -> int:
         """Tasks in the directory now."""
         return self.resumed_tasks + self.stats.accepted
+
+    @property
+    def exit_code(self) -> int:
+        """The command's exit code for this stop: see :func:`exit_code_for`."""
+        return exit_code_for(self.stats.stop_reason)
+
+    @property
+    def stop_detail(self) -> str:
+        """Why the run stopped, in one line: the reason, the count, and the main cause."""
+        reason = self.stats.stop_reason
+        progress = f"{self.total_tasks} of {self.target} tasks"
+        if reason == "target":
+            return f"reached the target: {progress}"
+        if reason in _BUDGET_OPTIONS:
+            return f"stopped at the {_BUDGET_OPTIONS[reason]} budget: {progress}"
+        if reason == "interrupted":
+            return f"interrupted: {progress}; run the same command again to resume"
+        if reason == "stalled":
+            head = f"stalled: no task accepted in {self.max_stalled_rounds} rounds in a row"
+        else:
+            head = f"stopped because {reason}"
+        cause = _main_cause(self.stats)
+        return f"{head}, {progress}" + (f"; most frequent: {cause}" if cause else "")
+
+
+def exit_code_for(stop_reason: str | None) -> int:
+    """Map a stop reason onto the exit code of ``selfinstruct generate``.
+
+    Args:
+        stop_reason: ``RunStats.stop_reason``.
+
+    Returns:
+        0 for the target or a user-set budget, 3 for a stall, 130 for an interrupt, 4 for any
+        other stop (repeated model errors).
+    """
+    if stop_reason in SUCCESS_STOP_REASONS:
+        return 0
+    return EXIT_CODES.get(stop_reason or "", _EXIT_OTHER)
+
+
+def interrupted_message(out_dir: str | os.PathLike[str]) -> str:
+    """Say what a run interrupted without its summary (a third Ctrl-C) left on disk.
+
+    Args:
+        out_dir: The run's output directory.
+
+    Returns:
+        One line: the tasks on disk and how to go on.
+    """
+    tasks = RunDirectory(out_dir).tasks_path
+    if not tasks.is_file():
+        return f"interrupted before any task was written to {tasks}"
+    # Every append is one fsynced line, so complete lines are complete tasks.
+    count = tasks.read_bytes().count(b"\n")
+    return (
+        f"interrupted while stopping: {count} tasks are in {tasks}, every line complete; "
+        "stats.json may be out of date; run the same command again to resume"
+    )
+
+
+def _main_cause(stats: RunStats) -> str | None:
+    causes = [(n, f"rejected {reason} ({n})") for reason, n in stats.rejected.items()]
+    causes += [(n, f"failed {stage} ({n})") for stage, n in stats.failures.items()]
+    return max(causes, key=lambda cause: cause[0])[1] if causes else None
 
 
 def run_settings(pipeline: SelfInstructPipeline, num_instructions: int) -> dict[str, Any]:
@@ -89,7 +177,10 @@ def run_to_directory(
 ) -> RunSummary:
     """Grow the directory's dataset to ``num_instructions`` tasks, resuming what is there.
 
-    Ctrl-C stops after the in-flight work; everything accepted so far is on disk.
+    Ctrl-C stops after the in-flight work; a second one abandons that work at once. Either way
+    everything accepted so far is on disk, ``stats.json`` is written and the summary returned
+    (``stop_reason`` ``"interrupted"``); only a third Ctrl-C, which stops waiting for that, raises
+    ``KeyboardInterrupt``. A Ctrl-C inside ``on_event`` counts like any other.
 
     Args:
         pipeline: The configured pipeline.
@@ -107,7 +198,11 @@ def run_to_directory(
     try:
         for event in events:
             if on_event is not None:
-                on_event(event)
+                try:
+                    on_event(event)
+                except KeyboardInterrupt:
+                    # Most Ctrl-Cs land here, in the progress display, not in the wait.
+                    events.interrupt()
     except KeyboardInterrupt:
         if not summary:
             raise
@@ -143,20 +238,43 @@ async def _events_to_directory(
     state = pipeline.new_state(resume.tasks)
     state.budget.stop = stop
     remaining = num_instructions - len(resume.tasks)
-    with directory:
-        if remaining > 0:
-            async for event in pipeline.events(remaining, state):
-                if isinstance(event, Accepted):
-                    directory.append_task(event.task)
-                elif isinstance(event, Rejected):
-                    directory.append_reject(event.record.to_dict())
-                elif isinstance(event, RoundFinished):
-                    directory.write_stats(_stats_record(state.stats, len(resume.tasks)))
-                yield event
-        else:
-            state.stats.stop_reason = "target"
+
+    def finish() -> None:
         directory.write_stats(_stats_record(state.stats, len(resume.tasks)))
-    summary.append(RunSummary(out_dir, state.stats, len(resume.tasks), resume.torn_bytes))
+        summary.append(
+            RunSummary(
+                out_dir,
+                state.stats,
+                len(resume.tasks),
+                resume.torn_bytes,
+                target=num_instructions,
+                max_stalled_rounds=pipeline.max_stalled_rounds,
+            )
+        )
+
+    with directory:
+        try:
+            if remaining > 0:
+                async for event in pipeline.events(remaining, state):
+                    if isinstance(event, Accepted):
+                        directory.append_task(event.task)
+                    elif isinstance(event, Rejected):
+                        directory.append_reject(event.record.to_dict())
+                    elif isinstance(event, RoundFinished):
+                        directory.write_stats(_stats_record(state.stats, len(resume.tasks)))
+                    yield event
+            else:
+                state.stats.stop_reason = "target"
+                # No model call, but the cost must still say whether the price is known.
+                state.budget.account(state.stats)
+        except asyncio.CancelledError:
+            # A second Ctrl-C (or a cancelled task): the work in flight is abandoned, but what
+            # is on disk is described as truthfully as after the first.
+            state.stats.stop_reason = state.stats.stop_reason or "interrupted"
+            state.budget.account(state.stats)
+            finish()
+            raise
+        finish()
 
 
 def _stats_record(stats: RunStats, resumed: int) -> dict[str, Any]:

@@ -27,6 +27,7 @@ __all__ = [
     "Instance",
     "Task",
     "TaskFileError",
+    "checked_task_line",
     "dump_task_line",
     "load_tasks",
     "parse_task_lines",
@@ -34,8 +35,12 @@ __all__ = [
 ]
 
 MAX_LINE_BYTES = 1 << 20
-"""Longest task line :func:`load_tasks` accepts (1 MiB); a longer one is a broken file, and as a
-prompt example it would cost a fortune in tokens."""
+"""Longest line any reader of the package accepts (1 MiB), and so the longest any writer writes.
+
+:func:`load_tasks` refuses a longer task line: it is a broken file or a runaway generation, and
+as a prompt example it would cost a fortune in tokens. The loop rejects such a task
+(``task:too_large``), :func:`save_tasks` and the run directory refuse to write one, and a reject
+record is cut to fit."""
 
 
 class Instance(BaseModel):
@@ -94,21 +99,23 @@ class TaskFileError(ValueError):
         super().__init__(f"{location}: {message}")
 
 
-def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
+def load_tasks(path: str | os.PathLike[str], *, allow_empty: bool = False) -> list[Task]:
     """Load tasks from a JSONL file in the paper's format.
 
     Blank lines are skipped. A task without an ``id`` gets ``<file stem>_<line>``.
 
     Args:
         path: The ``.jsonl`` file, one task object per line.
+        allow_empty: Return ``[]`` for a file with no task (a run that accepted nothing yet)
+            instead of raising.
 
     Returns:
         The tasks, in file order.
 
     Raises:
-        TaskFileError: The file is missing, empty, not UTF-8, or a line is not a valid task or
-            longer than :data:`MAX_LINE_BYTES`. The message names the file, the line and the
-            offending field.
+        TaskFileError: The file is missing, empty (unless ``allow_empty``), not UTF-8, or a
+            line is not a valid task or longer than :data:`MAX_LINE_BYTES`. The message names
+            the file, the line and the offending field.
     """
     file = Path(path)
     try:
@@ -116,7 +123,7 @@ def load_tasks(path: str | os.PathLike[str]) -> list[Task]:
     except OSError as e:
         raise TaskFileError(file, None, f"cannot read task file ({e.strerror})") from e
     tasks = parse_task_lines(file, raw)
-    if not tasks:
+    if not tasks and not allow_empty:
         raise TaskFileError(file, None, "file is empty: expected one JSON task object per line")
     return tasks
 
@@ -175,6 +182,28 @@ def dump_task_line(task: Task) -> str:
     return json.dumps(task.model_dump(mode="json", exclude_unset=True), ensure_ascii=False)
 
 
+def checked_task_line(task: Task) -> str:
+    """Serialize a task with :func:`dump_task_line`, refusing a line :func:`load_tasks` refuses.
+
+    Args:
+        task: The task.
+
+    Returns:
+        One line of JSON of at most :data:`MAX_LINE_BYTES` bytes.
+
+    Raises:
+        ValueError: The line would be longer than :data:`MAX_LINE_BYTES`.
+    """
+    line = dump_task_line(task)
+    size = len(line.encode("utf-8"))
+    if size > MAX_LINE_BYTES:
+        raise ValueError(
+            f"task {task.id}: its line would be {size} bytes, over the 1 MiB limit for one task "
+            "(MAX_LINE_BYTES) that load_tasks accepts; it is not written"
+        )
+    return line
+
+
 def save_tasks(path: str | os.PathLike[str], tasks: Iterable[Task]) -> None:
     """Write tasks as JSONL, atomically.
 
@@ -184,5 +213,9 @@ def save_tasks(path: str | os.PathLike[str], tasks: Iterable[Task]) -> None:
     Args:
         path: Destination ``.jsonl`` file.
         tasks: The tasks to write.
+
+    Raises:
+        ValueError: A task's line would be longer than :data:`MAX_LINE_BYTES`; nothing is
+            written.
     """
-    atomic_write_text(path, "".join(dump_task_line(task) + "\n" for task in tasks))
+    atomic_write_text(path, "".join(checked_task_line(task) + "\n" for task in tasks))

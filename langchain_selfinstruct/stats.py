@@ -11,13 +11,24 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, cast
 
 from langchain_core.callbacks import BaseCallbackHandler
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
-__all__ = ["DEFAULT_PRICES", "RunStats", "UsageTracker", "price_for"]
+if TYPE_CHECKING:
+    from langchain_core.messages.ai import UsageMetadata
+
+__all__ = [
+    "DEFAULT_PRICES",
+    "UNKNOWN_COST",
+    "RunStats",
+    "UsageTracker",
+    "completion_generation",
+    "format_cost",
+    "price_for",
+]
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -38,6 +49,22 @@ DEFAULT_PRICES: dict[str, tuple[float, float]] = {
 
 Indicative list prices; pass ``prices=`` to the pipeline to add or correct entries.
 """
+
+
+UNKNOWN_COST = "unknown (no price for this model)"
+"""How every display shows a cost of ``None``; ``stats.json`` and ``--json`` hold ``null``."""
+
+
+def format_cost(cost_usd: float | None) -> str:
+    """Show a cost the one way the summary, the progress bar and the report all use.
+
+    Args:
+        cost_usd: The estimate, or ``None`` when the model's price is unknown.
+
+    Returns:
+        ``"$0.0123"``, or :data:`UNKNOWN_COST`.
+    """
+    return UNKNOWN_COST if cost_usd is None else f"${cost_usd:,.4f}"
 
 
 def price_for(
@@ -90,7 +117,8 @@ class RunStats:
     model_errors: int = 0
     """Model calls that raised (each retry counts)."""
     cost_usd: float | None = 0.0
-    """Estimated cost; ``None`` when the model's price is unknown."""
+    """Estimated cost; ``None`` when the model's price is unknown, also in a session that made no
+    call (``0.0`` there means a known price)."""
     elapsed_s: float = 0.0
     """Wall time of this run in seconds."""
     stop_reason: str | None = None
@@ -122,11 +150,58 @@ class RunStats:
         }
 
 
+def completion_generation(
+    text: str,
+    *,
+    model_name: str,
+    prompt_tokens: int,
+    completion_tokens: int,
+    generation_info: Mapping[str, Any] | None = None,
+) -> ChatGeneration:
+    """A completion model's answer in the form langchain-core's usage handler reads.
+
+    ``UsageMetadataCallbackHandler`` (and so ``get_usage_metadata_callback()``) reads usage only
+    from an ``AIMessage`` in a ``ChatGeneration`` whose ``response_metadata`` names the model; a
+    plain ``Generation`` with ``llm_output["token_usage"]``, which completion models return, is
+    ignored. A ``ChatGeneration`` is a ``Generation`` whose ``text`` is the message's, so a
+    ``BaseLLM`` may return one and still answer with a string.
+
+    Args:
+        text: The completion.
+        model_name: Model name, the handler's key.
+        prompt_tokens: Prompt tokens of this call.
+        completion_tokens: Completion tokens of this answer.
+        generation_info: ``finish_reason`` and the like; kept on the generation and the
+            message's ``response_metadata``.
+
+    Returns:
+        The generation, for ``LLMResult.generations``.
+    """
+    info = dict(generation_info or {})
+    # A cast, not the constructor: langchain-core 1.8's stubs call the optional detail keys
+    # required, 1.7's do not.
+    usage = cast(
+        "UsageMetadata",
+        {
+            "input_tokens": prompt_tokens,
+            "output_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+    )
+    message = AIMessage(
+        content=text,
+        usage_metadata=usage,
+        response_metadata={**info, "model_name": model_name},
+    )
+    return ChatGeneration(message=message, generation_info=info or None)
+
+
 class UsageTracker(BaseCallbackHandler):
     """Sum token usage and count model calls and errors across every step of a run.
 
     Chat models report ``AIMessage.usage_metadata``; completion models report
-    ``llm_output["token_usage"]`` (OpenAI style). Both are read.
+    ``llm_output["token_usage"]`` (OpenAI style), or usage metadata too when they answer with
+    :func:`completion_generation`. All are read, and each call is counted once.
 
     It runs inline and ignores chain events: a synchronous handler that is not inline is sent
     every start and end event of every nested Runnable through the thread pool, which cost

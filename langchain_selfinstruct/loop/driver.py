@@ -12,6 +12,7 @@ from langchain_selfinstruct.loop.events import Accepted, Rejected, RejectRecord,
 from langchain_selfinstruct.loop.pool import Pool
 from langchain_selfinstruct.loop.scheduler import Committed, Filtered
 from langchain_selfinstruct.loop.work import Candidate, CompleteCandidate, GenerateInstructions
+from langchain_selfinstruct.schema import MAX_LINE_BYTES, dump_task_line
 from langchain_selfinstruct.steps import InstanceFilterResult, InstructionFilter
 from langchain_selfinstruct.steps.complete_task import StepFailedError
 
@@ -110,7 +111,23 @@ class SelfInstructDriver:
             )
             rejected[reason] += 1
         committed = Committed([Rejected(record) for record in records], rejected=rejected)
-        if outcome.task is not None:
-            committed.task = self.pool.accept(outcome.task, candidate, self.provenance)
-            committed.events.append(Accepted(committed.task))
+        if outcome.task is None:
+            return committed
+        stamped = self.pool.stamp(outcome.task, candidate, self.provenance)
+        size = len(dump_task_line(stamped).encode("utf-8"))
+        if size > MAX_LINE_BYTES:
+            # A runaway generation: as a line of tasks.jsonl, resume and export would refuse it,
+            # so it is a counted reject instead.
+            record = RejectRecord(
+                stage="filter_instances",
+                reason="task:too_large",
+                instruction=candidate.text,
+                instances=[instance.model_dump() for instance in stamped.instances],
+                detail={"line_bytes": size, "limit": MAX_LINE_BYTES},
+            )
+            committed.events.append(Rejected(record))
+            committed.rejected["task:too_large"] += 1
+            return committed
+        committed.task = self.pool.accept(stamped)
+        committed.events.append(Accepted(committed.task))
         return committed

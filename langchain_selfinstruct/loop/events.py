@@ -34,6 +34,8 @@ class RejectRecord(BaseModel):
     """The candidate instruction concerned."""
     instance: dict[str, Any] | None = None
     """For an instance rejection: the instance as generated."""
+    instances: list[dict[str, Any]] | None = None
+    """For a task rejected whole after its instances were made (``task:too_large``): them all."""
     detail: dict[str, Any] | None = None
     """For an instruction rejection: the rule's evidence (matched word, ROUGE-L score, ...)."""
     prompt_task_ids: list[str] | None = None

@@ -78,18 +78,18 @@ class Pool:
         self.index.add(kept)
         return averages
 
-    def accept(self, task: Task, candidate: Candidate, provenance: dict[str, Any]) -> Task:
-        """Number a finished task, record its provenance and add it to the machine tasks.
+    def stamp(self, task: Task, candidate: Candidate, provenance: dict[str, Any]) -> Task:
+        """Number a finished task and record its provenance, without accepting it yet.
+
+        The stamped task is exactly what ``tasks.jsonl`` would hold, so its size can be checked
+        before it joins the pool; a task refused then leaves its number to the next one.
 
         Args:
             task: The task with its filtered instances.
             candidate: Where its instruction came from.
             provenance: ``model`` and ``model_params`` of the run.
-
-        Returns:
-            The accepted task as written to ``tasks.jsonl``.
         """
-        accepted = task.model_copy(
+        return task.model_copy(
             update={
                 "id": self.next_id,
                 "source": "machine",
@@ -100,5 +100,8 @@ class Pool:
                 "created_at": datetime.now(timezone.utc),
             }
         )
-        self.machine.append(accepted)
-        return accepted
+
+    def accept(self, stamped: Task) -> Task:
+        """Add a :meth:`stamp`-ed task to the machine tasks; returns it."""
+        self.machine.append(stamped)
+        return stamped

@@ -309,8 +309,9 @@ class Scheduler:
         committed = self.driver.accept(candidate, outcome)
         stats.rejected.update(committed.rejected)
         stats.failures.update(committed.failures)
+        if not isinstance(outcome, Exception) and outcome.task is not None:
+            self.live -= 1  # live since it came back with a task; accepted or refused now
         if committed.task is not None:
-            self.live -= 1
             self.accepted_machine += 1
             stats.accepted += 1
             stats.instances_kept += len(committed.task.instances)

@@ -2,7 +2,11 @@
 
 Like the paper's reference code, the parsers drop the last item or instance of a generation cut by
 the token limit (see :func:`is_truncated`); anything unreadable raises ``OutputParserException``
-so the steps can count and retry.
+so the steps can count and retry. A model that reports no finish reason at all
+(langchain-community's ``LlamaCpp``, langchain-core's fake models) may have been cut too, so there
+the last list item is kept only if it ends like a finished sentence (see :func:`possibly_cut`).
+The last instance is kept: labels, numbers and code end without punctuation, so its text cannot
+tell a cut from an ending.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ __all__ = [
     "BOLD",
     "BULLET",
     "CHATTY",
+    "FINISH_KEYS",
     "HEADING",
     "ITEM_MARKER",
     "REMARK",
@@ -29,6 +34,7 @@ __all__ = [
     "fail",
     "first_text",
     "is_truncated",
+    "possibly_cut",
     "unquote",
 ]
 
@@ -50,6 +56,8 @@ CHATTY = re.compile(r"^\W*(?:sure|certainly|of course|okay|ok|here|below|great|a
 _BOLD_TITLE = re.compile(r"^\*\*[^*\n]{1,60}?(?::\*\*|\*\*\s*:)\s*(?=\S)")
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "`": "`", "«": "»"}
 _TRUNCATED = frozenset({"length", "max_tokens"})
+FINISH_KEYS = ("finish_reason", "stop_reason", "done_reason")
+_FINISHED = re.compile(r"[.?!…。？！][\"'”’»)\]]*$")
 
 _T = TypeVar("_T")
 
@@ -61,23 +69,35 @@ def is_truncated(generation: Generation) -> bool:
     ``done_reason`` (Ollama) from ``generation_info`` and, for chat generations, from the message's
     ``response_metadata``; ``"length"`` and ``"max_tokens"`` (any case) mean truncated.
     """
+    return any(str(reason).lower() in _TRUNCATED for reason in _finish_reasons(generation))
+
+
+def _finish_reasons(generation: Generation) -> list[Any]:
     info: dict[str, Any] = dict(generation.generation_info or {})
     if isinstance(generation, ChatGeneration):
         info = {**generation.message.response_metadata, **info}
-    return any(
-        str(info.get(key)).lower() in _TRUNCATED
-        for key in ("finish_reason", "stop_reason", "done_reason")
-    )
+    return [info[key] for key in FINISH_KEYS if info.get(key) is not None]
+
+
+def possibly_cut(text: str, truncated: bool | None) -> bool:
+    """Whether a last item must go: cut by the token limit, or maybe cut (no finish reason).
+
+    Without a finish reason (``truncated`` is ``None``) an item that does not end like a finished
+    sentence (``.``, ``?``, ``!``, ``…``, possibly inside quotes or brackets) may have been cut.
+    """
+    return bool(truncated) or (truncated is None and not _FINISHED.search(text.rstrip()))
 
 
 def fail(message: str, text: str) -> OutputParserException:
     return OutputParserException(message, llm_output=text)
 
 
-def first_text(result: list[Generation]) -> tuple[str, bool]:
+def first_text(result: list[Generation]) -> tuple[str, bool | None]:
+    """The first generation's text, and whether it was truncated (``None``: no finish reason)."""
     if not result:
         raise fail("The model returned no generation.", "")
-    return result[0].text, is_truncated(result[0])
+    first = result[0]
+    return first.text, is_truncated(first) if _finish_reasons(first) else None
 
 
 def unquote(text: str) -> str:
@@ -131,5 +151,5 @@ class TruncationAwareParser(InlineParser[_T]):
         text, truncated = first_text(result)
         return self._parse(text, truncated=truncated)
 
-    def _parse(self, text: str, *, truncated: bool) -> _T:
+    def _parse(self, text: str, *, truncated: bool | None) -> _T:
         raise NotImplementedError

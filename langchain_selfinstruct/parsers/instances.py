@@ -162,7 +162,7 @@ class InstanceParser(TruncationAwareParser[list[Instance]]):
     def _type(self) -> str:
         return "self_instruct_instances"
 
-    def _parse(self, text: str, *, truncated: bool) -> list[Instance]:
+    def _parse(self, text: str, *, truncated: bool | None) -> list[Instance]:
         raw = self._input_first(text) if self.mode == "input_first" else self._output_first(text)
         if truncated:
             raw = raw[:-1]

@@ -10,6 +10,7 @@ from langchain_selfinstruct.parsers._text import (
     clean_item,
     dedupe_items,
     fail,
+    possibly_cut,
 )
 
 __all__ = ["NumberedListParser"]
@@ -71,9 +72,9 @@ class NumberedListParser(TruncationAwareParser[list[str]]):
     def _type(self) -> str:
         return "self_instruct_numbered_list"
 
-    def _parse(self, text: str, *, truncated: bool) -> list[str]:
+    def _parse(self, text: str, *, truncated: bool | None) -> list[str]:
         raw = _split_list(text, self.first_item_unnumbered)
-        if truncated:
+        if raw and possibly_cut(raw[-1], truncated):
             raw = raw[:-1]
         items = dedupe_items((clean_item(item) for item in raw), self.max_items)
         if not items:

@@ -10,12 +10,11 @@ from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.outputs import ChatGeneration, Generation
 from pydantic import SkipValidation
 
-from langchain_selfinstruct.parsers._text import InlineParser
+from langchain_selfinstruct.parsers._text import FINISH_KEYS, InlineParser
 
 __all__ = ["StopCutParser", "cut_at_stop", "generation_to_message"]
 
 OutputT = TypeVar("OutputT")
-_FINISH_KEYS = ("finish_reason", "stop_reason", "done_reason")
 
 
 def cut_at_stop(output: str | BaseMessage, stop: Collection[str]) -> BaseMessage:
@@ -29,7 +28,7 @@ def cut_at_stop(output: str | BaseMessage, stop: Collection[str]) -> BaseMessage
     cuts = [index for index in (text.find(s) for s in stop) if index >= 0]
     if not cuts:
         return message
-    metadata = {k: v for k, v in message.response_metadata.items() if k not in _FINISH_KEYS}
+    metadata = {k: v for k, v in message.response_metadata.items() if k not in FINISH_KEYS}
     metadata["finish_reason"] = "stop"
     return message.model_copy(update={"content": text[: min(cuts)], "response_metadata": metadata})
 

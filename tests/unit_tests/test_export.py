@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import json
+import os
 import re
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
@@ -321,13 +322,13 @@ def test_duplicate_pairs_are_removed(tmp_path: Path) -> None:
     task_c = Task(id="c", instruction="Name a fruit.", instances=[Instance(output="  ")])
     run = build_run_dir(tmp_path / "run", [task_a, task_b, task_c])
     for fmt in ("alpaca", "prompt-completion", "openai"):
-        out = tmp_path / f"{fmt}.out"
+        out = tmp_path / f"{fmt}.json"
         result = export_run(run.path, fmt, out)
         assert result.counts["examples"] == 5
         assert result.counts["skipped_empty_output"] == 1
         assert result.counts["duplicates"] == 2
         assert result.counts["written"] == 2
-    rows = json.loads((tmp_path / "alpaca.out").read_text())
+    rows = json.loads((tmp_path / "alpaca.json").read_text())
     assert sorted(r["output"] for r in rows) == ["blue", "red"]
 
 
@@ -549,3 +550,63 @@ def test_missing_and_corrupt_run_dirs(tmp_path: Path) -> None:
 def test_task_file_path_is_accepted(run: RunFixture, tmp_path: Path) -> None:
     result = export_run(run.path / "tasks.jsonl", "alpaca", tmp_path / "a.json")
     assert result.counts["written"] == len(_pairs(run.tasks))
+
+
+_FILE_FORMATS = ("alpaca", "openai", "prompt-completion", "sharegpt")
+
+
+@pytest.mark.parametrize("fmt", _FILE_FORMATS)
+def test_every_file_format_follows_the_extension(run: RunFixture, tmp_path: Path, fmt: str) -> None:
+    export_run(run.path, fmt, tmp_path / "rows.jsonl", seed=4, val_split=0.2)
+    export_run(run.path, fmt, tmp_path / "rows.json", seed=4, val_split=0.2)
+    for name in ("rows", "rows.val"):
+        lines = _jsonl(tmp_path / f"{name}.jsonl")
+        array = json.loads((tmp_path / f"{name}.json").read_text())
+        assert isinstance(array, list)
+        assert array == lines
+        assert len(lines) == len((tmp_path / f"{name}.jsonl").read_text().splitlines())
+    assert len(_jsonl(tmp_path / "rows.jsonl")) + len(_jsonl(tmp_path / "rows.val.jsonl")) == len(
+        _pairs(run.tasks)
+    )
+
+
+@pytest.mark.parametrize("name", ["rows", "rows.txt", "rows.JSONL.bak"])
+def test_a_file_export_without_a_json_or_jsonl_extension_is_refused(
+    run: RunFixture, tmp_path: Path, name: str
+) -> None:
+    with pytest.raises(ValueError, match=r"extension") as error:
+        export_run(run.path, "openai", tmp_path / name)
+    assert str(error.value) == (
+        f"{tmp_path / name}: the openai export follows the file's extension: "
+        "give a path ending in .json (one JSON array) or .jsonl (one JSON object per line)"
+    )
+    assert list(tmp_path.iterdir()) == [run.path]
+
+
+def test_the_extension_is_matched_without_case(run: RunFixture, tmp_path: Path) -> None:
+    export_run(run.path, "sharegpt", tmp_path / "rows.JSON")
+    assert isinstance(json.loads((tmp_path / "rows.JSON").read_text()), list)
+
+
+def test_hf_export_directory_follows_the_umask(run: RunFixture, tmp_path: Path) -> None:
+    pytest.importorskip("datasets")
+    old = os.umask(0o022)
+    try:
+        export_run(run.path, "hf", tmp_path / "ds", val_split=0.2)
+    finally:
+        os.umask(old)
+    assert (tmp_path / "ds").stat().st_mode & 0o777 == 0o755
+    for path in (tmp_path / "ds").rglob("*"):
+        expected = 0o755 if path.is_dir() else 0o644
+        assert path.stat().st_mode & 0o777 == expected, path
+
+
+def test_a_run_with_no_accepted_task_says_there_is_nothing_to_export(tmp_path: Path) -> None:
+    run = build_run_dir(tmp_path / "run", [])
+    with pytest.raises(ValueError, match="nothing to export") as error:
+        export_run(run.path, "alpaca", tmp_path / "a.json")
+    assert str(error.value) == (
+        f"{run.path / 'tasks.jsonl'}: no accepted task yet, so nothing to export; "
+        "`selfinstruct report` shows why the candidates were rejected"
+    )
+    assert not (tmp_path / "a.json").exists()

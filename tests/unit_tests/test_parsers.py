@@ -243,14 +243,48 @@ def test_truncated_list_drops_last_item(generation: Generation) -> None:
     "generation",
     [
         _gen(TRUNCATED_LIST, "stop"),
-        _gen(TRUNCATED_LIST),
         _chat(TRUNCATED_LIST, finish_reason="stop"),
     ],
-    ids=["llm-stop", "llm-no-info", "chat-stop"],
+    ids=["llm-stop", "chat-stop"],
 )
 def test_complete_list_keeps_last_item(generation: Generation) -> None:
     assert not is_truncated(generation)
     assert NumberedListParser().parse_result([generation])[-1] == "Describe the process of"
+
+
+@pytest.mark.parametrize(
+    ("last", "kept"),
+    [
+        ("Describe the process of", False),
+        ("Describe the water cycle", False),
+        ("Describe the water cycle.", True),
+        ("Is this review positive?", True),
+        ('Translate "good night!"', True),
+        ("List three prime numbers (in order).", True),
+        ("Write a haiku…", True),
+    ],
+)
+@pytest.mark.parametrize("kind", ["llm", "chat"])
+def test_without_a_finish_reason_the_last_item_is_kept_only_if_it_ends_a_sentence(
+    last: str, kept: bool, kind: str
+) -> None:
+    text = f"1. Write a poem.\n2. Sort the numbers.\n3. {last}"
+    generation = _gen(text) if kind == "llm" else _chat(text)
+    expected = ["Write a poem.", "Sort the numbers.", *([last] if kept else [])]
+    assert NumberedListParser().parse_result([generation]) == expected
+    # A complete text given to parse() is never cut.
+    assert NumberedListParser().parse(text)[-1] == last
+
+
+def test_without_a_finish_reason_a_single_cut_item_is_a_parser_error() -> None:
+    with pytest.raises(OutputParserException, match="No list items"):
+        NumberedListParser().parse_result([_gen("1. Describe the process of")])
+
+
+def test_without_a_finish_reason_the_last_instance_is_kept() -> None:
+    text = "Example 1\nInput: 5 km\nOutput: 3.1 miles\nExample 2\nInput: 10 km\nOutput: 6.2"
+    instances = InstanceParser().parse_result([_gen(text)])
+    assert _pairs(instances) == [("5 km", "3.1 miles"), ("10 km", "6.2")]
 
 
 def test_truncation_drops_the_cut_item_before_deduplication() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import io
+import json
 import re
 import statistics
 from collections import Counter
@@ -264,3 +265,80 @@ def test_default_seeds_are_the_shipped_ones(tmp_path: Path) -> None:
 def test_missing_run_dir(tmp_path: Path) -> None:
     with pytest.raises(FileNotFoundError, match="nowhere"):
         build_report(tmp_path / "nowhere", tmp_path / "out")
+
+
+def test_an_unknown_cost_reads_as_in_the_cli(tmp_path: Path) -> None:
+    run = build_run_dir(tmp_path / "run")
+    assert run.stats is not None
+    (run.path / "stats.json").write_text(json.dumps({**run.stats, "cost_usd": None}))
+    html = build_report(run.path, tmp_path / "out", seed_tasks=_seeds()).html_path.read_text()
+    assert _cell(html, "cost_usd") == "unknown (no price for this model)"
+
+
+def _run_that_accepts_nothing(path: Path) -> None:
+    from langchain_core.language_models import FakeListLLM
+
+    from langchain_selfinstruct import SelfInstructPipeline
+    from langchain_selfinstruct.runner import run_to_directory
+
+    pipeline = SelfInstructPipeline(FakeListLLM(responses=["Hi."]), max_concurrency=1)
+    summary = run_to_directory(pipeline, path, 3)
+    assert (summary.stats.accepted, summary.stats.stop_reason) == (0, "stalled")
+
+
+def test_a_run_with_no_accepted_task_reports_why_everything_was_rejected(tmp_path: Path) -> None:
+    _run_that_accepts_nothing(tmp_path / "run")
+    assert (tmp_path / "run" / "tasks.jsonl").read_bytes() == b""
+    result = build_report(tmp_path / "run", tmp_path / "out", seed_tasks=_seeds())
+    assert result.numbers["why_none_accepted"] == {
+        "stop_reason": "stalled",
+        "rejects": 5,
+        "failures": 0,
+        "reasons": [{"reason": "too_short", "count": 5, "share": 1.0, "examples": ["Hi."]}],
+    }
+    assert result.numbers["dataset"]["instructions"] == 0
+    assert result.numbers["dataset"]["instances_per_task"] is None
+    assert result.figures == {}
+    assert "no accepted task yet: the figures are left out" in result.notes
+    html = result.html_path.read_text()
+    assert "<h2>Why no task was accepted</h2>" in html
+    assert _cell(html, "why:stop_reason") == "stalled"
+    assert _cell(html, "why_reason:too_short") == "5 (100.0%)"
+    assert '<td class="text">Hi.</td>' in html
+    assert json.loads((tmp_path / "out" / "report.json").read_text())["why_none_accepted"]
+
+
+def test_the_report_command_on_a_run_with_no_accepted_task(tmp_path: Path) -> None:
+    from click.testing import CliRunner
+
+    from langchain_selfinstruct.cli import main
+
+    _run_that_accepts_nothing(tmp_path / "run")
+    args = ["report", str(tmp_path / "run"), "--out", str(tmp_path / "out")]
+    result = CliRunner().invoke(main, args, catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"wrote {tmp_path / 'out' / 'report.html'}\n"
+
+
+def test_reject_examples_are_tallied_for_every_run(
+    built: tuple[RunFixture, ReportResult, str],
+) -> None:
+    run, result, _ = built
+    by_reason = result.numbers["rejects_file"]["examples"]
+    first_near_duplicate = next(r for r in run.rejects if r["reason"] == "near_duplicate")
+    assert by_reason["near_duplicate"][0] == first_near_duplicate["instruction"]
+    assert all(len(texts) <= 3 for texts in by_reason.values())
+
+
+def test_reject_lines_the_run_directory_would_never_write_are_skipped_with_a_note(
+    tmp_path: Path,
+) -> None:
+    from langchain_selfinstruct.schema import MAX_LINE_BYTES
+
+    run = build_run_dir(tmp_path / "run")
+    with (run.path / "rejects.jsonl").open("a") as handle:
+        handle.write(json.dumps({"reason": "x", "instruction": "y" * MAX_LINE_BYTES}) + "\n")
+        handle.write("[1, 2]\n")
+    result = build_report(run.path, tmp_path / "out", seed_tasks=_seeds())
+    assert result.numbers["rejects_file"]["total"] == len(run.rejects)
+    assert f"{run.path / 'rejects.jsonl'}: 2 unreadable line(s) skipped" in result.notes

@@ -274,3 +274,67 @@ def test_corrupt_file_with_a_torn_tail_fails_before_moving_anything(tmp_path: Pa
         RunDirectory(tmp_path).prepare({"model": "m"})
     assert (tmp_path / "tasks.jsonl").read_bytes() == content
     assert not (tmp_path / "tasks.jsonl.torn").exists()
+
+
+def test_settings_are_replaced_through_a_temporary_file_and_a_rename(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    _filled(out, 1)
+    renames: list[tuple[str, str]] = []
+    real_replace = os.replace
+
+    def replace(src: str, dst: str) -> None:
+        renames.append((Path(src).name, Path(dst).name))
+        real_replace(src, dst)
+
+    monkeypatch.setattr(os, "replace", replace)
+    RunDirectory(out).prepare({**SETTINGS, "num_instructions": 9})
+    assert [dst for _, dst in renames] == ["settings.json"]
+    assert renames[0][0].startswith(".settings.json.")
+    assert json.loads((out / "settings.json").read_text())["num_instructions"] == 9
+    assert sorted(p.name for p in out.iterdir()) == [
+        "rejects.jsonl",
+        "settings.json",
+        "stats.json",
+        "tasks.jsonl",
+    ]
+
+
+def test_a_reject_holding_a_huge_text_is_stored_cut_with_a_marker_and_its_length(
+    tmp_path: Path,
+) -> None:
+    from langchain_selfinstruct.schema import MAX_LINE_BYTES
+
+    directory = RunDirectory(tmp_path)
+    directory.prepare(SETTINGS)
+    huge = "é" * 1_500_000
+    record = {
+        "stage": "filter_instances",
+        "reason": "instance:duplicate",
+        "instruction": "Name a color.",
+        "instance": {"input": "", "output": huge},
+    }
+    with directory:
+        directory.append_reject(record)
+        directory.append_reject({"stage": "x", "reason": "small", "instruction": "short"})
+    lines = (tmp_path / "rejects.jsonl").read_bytes().splitlines()
+    assert len(lines[0]) <= MAX_LINE_BYTES
+    stored = json.loads(lines[0])
+    assert stored["instruction"] == "Name a color."
+    assert stored["reason"] == "instance:duplicate"
+    output = stored["instance"]["output"]
+    assert output == "é" * 16_384 + "… [truncated: 1500000 chars]"
+    assert stored["truncated"] == {"instance.output": 1_500_000}
+    assert json.loads(lines[1]) == {"stage": "x", "reason": "small", "instruction": "short"}
+
+
+def test_a_task_line_the_reader_would_refuse_is_never_appended(tmp_path: Path) -> None:
+    from langchain_selfinstruct.schema import MAX_LINE_BYTES
+
+    directory = RunDirectory(tmp_path)
+    directory.prepare(SETTINGS)
+    task = _task(0).model_copy(update={"instances": [Instance(output="x" * MAX_LINE_BYTES)]})
+    with directory, pytest.raises(ValueError, match=r"machine_task_0: its line would be 10\d{5} "):
+        directory.append_task(task)
+    assert (tmp_path / "tasks.jsonl").read_bytes() == b""

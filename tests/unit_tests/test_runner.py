@@ -2,15 +2,20 @@
 
 from __future__ import annotations
 
+import asyncio
+import itertools
 import json
 import queue
 import threading
+import time
 import types
 from collections import Counter
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 import pytest
+from langchain_core.outputs import LLMResult
 from langchain_openai import ChatOpenAI
 from pydantic import SecretStr
 
@@ -197,6 +202,48 @@ def _ctrl_c_after(monkeypatch: pytest.MonkeyPatch, items: int) -> None:
     monkeypatch.setattr(_sync, "queue", types.SimpleNamespace(Queue=cls, Empty=queue.Empty))
 
 
+HUNG = threading.Event()
+"""Set once :class:`HangsMidRun` hangs; :class:`_CtrlCTwiceWhenHung` then presses Ctrl-C."""
+
+
+class HangsMidRun(FakeSelfInstructLLM):
+    """The fake model; from its 30th call on, calls (those in flight too) hang for up to 30 s."""
+
+    calls: ClassVar[Iterator[int]] = itertools.count()
+
+    async def _agenerate(self, prompts: list[str], *args: Any, **kwargs: Any) -> LLMResult:
+        if next(self.calls) >= 30:
+            HUNG.set()
+        for _ in range(3000):
+            await asyncio.sleep(0.01)
+            if not HUNG.is_set():
+                break
+        return await super()._agenerate(prompts, *args, **kwargs)
+
+
+class _CtrlCWhenHung(queue.Queue[tuple[str, Any]]):
+    """Presses Ctrl-C ``presses`` times (KeyboardInterrupts from ``get``) once the model hangs."""
+
+    presses = 2
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.interrupts = 0
+
+    def get(self, block: bool = True, timeout: float | None = None) -> tuple[str, Any]:
+        if HUNG.is_set() and self.interrupts < self.presses:
+            self.interrupts += 1
+            raise KeyboardInterrupt
+        return super().get(block, timeout)
+
+
+def _ctrl_c_when_the_model_hangs(monkeypatch: pytest.MonkeyPatch, presses: int = 2) -> None:
+    HUNG.clear()
+    monkeypatch.setattr(HangsMidRun, "calls", itertools.count())
+    cls = type("Q", (_CtrlCWhenHung,), {"presses": presses})
+    monkeypatch.setattr(_sync, "queue", types.SimpleNamespace(Queue=cls, Empty=queue.Empty))
+
+
 @pytest.mark.parametrize("after", [1, 25])
 def test_ctrl_c_mid_run_finishes_work_in_flight_and_keeps_every_accepted_task(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, after: int
@@ -229,3 +276,84 @@ def test_a_callers_empty_index_is_the_one_filled_and_used(tmp_path: Path) -> Non
     # Every kept candidate joins the index when filtered, before its instances exist.
     assert len(index) >= len(load_seed_tasks()) + summary.stats.accepted
     assert set(index.texts) >= {t.instruction for t in load_tasks(tmp_path / "tasks.jsonl")}
+
+
+class _HugeOutputs(FakeSelfInstructLLM):
+    """Answers every third instance prompt with a 2 MB output, as a runaway model might."""
+
+    def respond(self, prompt: str) -> str:
+        text = super().respond(prompt)
+        if "\nOutput: " in text and len(prompt) % 3 == 0:
+            return text.replace("\nOutput: ", "\nOutput: " + "word " * 400_000, 1)
+        return text
+
+
+def test_an_oversize_task_is_a_counted_reject_and_the_directory_stays_readable(
+    tmp_path: Path,
+) -> None:
+    from langchain_selfinstruct.export import export_run
+    from langchain_selfinstruct.schema import MAX_LINE_BYTES
+
+    pipeline = SelfInstructPipeline(_HugeOutputs(), max_concurrency=2)
+    summary = run_to_directory(pipeline, tmp_path / "run", 12)
+    run = tmp_path / "run"
+    too_large = [r for r in _records(run / "rejects.jsonl") if r["reason"] == "task:too_large"]
+    assert too_large, "the scripted model never produced an oversize task"
+    assert summary.stats.rejected["task:too_large"] == len(too_large)
+    assert summary.stats.accepted == 12
+    for record in too_large:
+        assert record["stage"] == "filter_instances"
+        assert record["detail"]["limit"] == MAX_LINE_BYTES
+        assert record["detail"]["line_bytes"] > MAX_LINE_BYTES
+        cut = [i["output"] for i in record["instances"] if "… [truncated: " in i["output"]]
+        assert cut, record["truncated"]
+        assert all(text.endswith(" chars]") for text in cut)
+    sizes = [len(line) for line in (run / "rejects.jsonl").read_bytes().splitlines()]
+    assert max(sizes) <= MAX_LINE_BYTES
+    assert max(len(line) for line in (run / "tasks.jsonl").read_bytes().splitlines()) <= (
+        MAX_LINE_BYTES
+    )
+    # Everything that reads the directory still does: resume, load, export.
+    assert len(load_tasks(run / "tasks.jsonl")) == 12
+    again = run_to_directory(SelfInstructPipeline(_HugeOutputs(), max_concurrency=2), run, 13)
+    assert again.total_tasks == 13
+    assert export_run(run, "alpaca", tmp_path / "a.json").counts["tasks"] == 13
+
+
+def test_a_second_ctrl_c_abandons_the_work_in_flight_but_keeps_tasks_and_stats(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _ctrl_c_when_the_model_hangs(monkeypatch)
+    pipeline = SelfInstructPipeline(HangsMidRun(), max_concurrency=2)
+    started = time.monotonic()
+    summary = run_to_directory(pipeline, tmp_path, 500)
+    # The calls in flight hang for 30 s: only cancelling them ends the run this soon.
+    assert time.monotonic() - started < 10
+    assert summary.stats.stop_reason == "interrupted"
+    ids = [t.id for t in load_tasks(tmp_path / "tasks.jsonl")]
+    assert ids == [f"machine_task_{i}" for i in range(summary.stats.accepted)]
+    assert ids, "the run was interrupted before it accepted a task"
+    stats = json.loads((tmp_path / "stats.json").read_text())
+    assert stats == {**summary.stats.to_dict(), "resumed_tasks": 0, "total_tasks": len(ids)}
+    assert stats["model_calls"] > 0
+    # The directory resumes as after any stop.
+    monkeypatch.undo()
+    HUNG.clear()
+    resumed = run_to_directory(pipeline, tmp_path, len(ids) + 2)
+    assert (resumed.resumed_tasks, resumed.total_tasks) == (len(ids), len(ids) + 2)
+
+
+def test_a_ctrl_c_inside_the_event_callback_stops_the_run_like_any_other(
+    tmp_path: Path,
+) -> None:
+    seen: list[LoopEvent] = []
+
+    def on_event(event: LoopEvent) -> None:
+        seen.append(event)
+        if len(seen) == 10:
+            raise KeyboardInterrupt
+
+    summary = run_to_directory(_pipeline(max_concurrency=2), tmp_path, 500, on_event=on_event)
+    assert summary.stats.stop_reason == "interrupted"
+    assert summary.stats.accepted == len(load_tasks(tmp_path / "tasks.jsonl"))
+    assert json.loads((tmp_path / "stats.json").read_text())["stop_reason"] == "interrupted"

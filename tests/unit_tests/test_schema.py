@@ -121,3 +121,17 @@ def test_failed_save_keeps_existing_file_and_leaves_no_temp(
         save_tasks(path, [original, original])
     assert path.read_bytes() == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["tasks.jsonl"]
+
+
+def test_save_tasks_refuses_a_task_the_loader_would_refuse_and_writes_nothing(
+    tmp_path: Path,
+) -> None:
+    from langchain_selfinstruct.schema import MAX_LINE_BYTES, save_tasks
+
+    out = tmp_path / "tasks.jsonl"
+    out.write_text("keep\n")
+    big = Task(id="big", instruction="Say it.", instances=[Instance(output="y" * MAX_LINE_BYTES)])
+    small = Task(id="small", instruction="Say it.", instances=[Instance(output="y")])
+    with pytest.raises(ValueError, match=r"task big: its line would be \d+ bytes, over the 1 MiB"):
+        save_tasks(out, [small, big])
+    assert out.read_text() == "keep\n"

@@ -136,7 +136,7 @@ def test_a_canary_key_never_reaches_outputs_logs_or_errors(
     else:
         monkeypatch.setenv(how, CANARY)
     result = CliRunner().invoke(main, args)
-    assert result.exit_code == 0, result.output  # every step failed, the run stalled cleanly
+    assert result.exit_code == 3, result.output  # every step failed: the run stalled, exit 3
     assert "stalled" in result.stdout
     _assert_no_canary(result, out, caplog)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import threading
 from collections import Counter
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -196,3 +197,54 @@ def test_run_stats_defaults_start_at_zero_and_do_not_share_counters() -> None:
     assert second.rejected == Counter()
     assert second.to_dict()["accepted"] == 0
     assert second.stop_reason is None
+
+
+@pytest.mark.parametrize(
+    ("cost", "shown"),
+    [(None, "unknown (no price for this model)"), (0.0, "$0.0000"), (1234.56789, "$1,234.5679")],
+)
+def test_one_cost_format_for_every_display(cost: float | None, shown: str) -> None:
+    from langchain_selfinstruct.stats import format_cost
+
+    assert format_cost(cost) == shown
+
+
+def test_langchain_cores_usage_callback_sees_the_fake_completion_models_tokens(
+    tmp_path: Path,
+) -> None:
+    from langchain_core.callbacks import get_usage_metadata_callback
+
+    from langchain_selfinstruct import FakeSelfInstructLLM, SelfInstructPipeline
+
+    with get_usage_metadata_callback() as handler:
+        summary = SelfInstructPipeline(FakeSelfInstructLLM(), max_concurrency=2).run(tmp_path, 3)
+    stats = summary.stats
+    assert stats.total_tokens > 0
+    assert handler.usage_metadata == {
+        "fake-self-instruct": {
+            "input_tokens": stats.prompt_tokens,
+            "output_tokens": stats.completion_tokens,
+            "total_tokens": stats.total_tokens,
+        }
+    }
+
+
+def test_a_completion_generation_answers_as_text_and_counts_once() -> None:
+    from langchain_selfinstruct.stats import completion_generation
+
+    generation = completion_generation(
+        " Yes",
+        model_name="m",
+        prompt_tokens=7,
+        completion_tokens=1,
+        generation_info={"finish_reason": "length"},
+    )
+    assert generation.text == " Yes"
+    assert generation.generation_info == {"finish_reason": "length"}
+    result = LLMResult(
+        generations=[[generation]],
+        llm_output={"token_usage": {"prompt_tokens": 7, "completion_tokens": 1}},
+    )
+    tracker = UsageTracker()
+    tracker.on_llm_end(result)
+    assert (tracker.prompt_tokens, tracker.completion_tokens, tracker.calls) == (7, 1, 1)

@@ -93,7 +93,7 @@ def test_closing_the_iterator_early_sets_stop() -> None:
 
     items = iterate_in_thread(factory)
     assert next(items) == 0
-    items.close()  # type: ignore[attr-defined]
+    items.close()
     assert seen[0].is_set()
 
 
@@ -167,3 +167,59 @@ def test_a_real_sigint_during_the_loop_stops_it_cleanly() -> None:
     with pytest.raises(KeyboardInterrupt):
         _drain_into(iterate_in_thread(interrupted), received)
     assert received == ["before", "after-stop"]
+
+
+def test_a_second_ctrl_c_cancels_the_work_and_waits_for_its_cleanup(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    _patch_queue(monkeypatch, interrupts=2)
+    cleaned: list[str] = []
+
+    async def slow(stop: threading.Event) -> AsyncIterator[Any]:
+        try:
+            for number in range(3):
+                yield number
+            await asyncio.sleep(30)
+            yield "never"
+        except asyncio.CancelledError:
+            await asyncio.sleep(0.05)  # the cleanup may itself await (the run writes its stats)
+            cleaned.append("cancelled")
+            raise
+
+    received: list[Any] = []
+    with pytest.raises(KeyboardInterrupt):
+        _drain_into(iterate_in_thread(slow), received)
+    assert received == [0, 1, 2]
+    assert cleaned == ["cancelled"]
+
+
+def test_a_third_ctrl_c_gives_up_waiting_for_the_cleanup(monkeypatch: pytest.MonkeyPatch) -> None:
+    _patch_queue(monkeypatch, interrupts=3)
+
+    async def stubborn(stop: threading.Event) -> AsyncIterator[Any]:
+        for number in range(3):
+            yield number
+        while True:
+            try:
+                await asyncio.sleep(30)
+            except asyncio.CancelledError:
+                await asyncio.sleep(0.5)
+                return
+
+    with pytest.raises(KeyboardInterrupt):
+        list(iterate_in_thread(stubborn))
+
+
+def test_interrupt_escalates_like_ctrl_c_for_a_caller_interrupted_outside_the_iterator() -> None:
+    stops: list[threading.Event] = []
+
+    def factory(stop: threading.Event) -> AsyncIterator[Any]:
+        stops.append(stop)
+        return _until_stopped(stop)
+
+    items = iterate_in_thread(factory)
+    assert next(items) == 0
+    items.interrupt()
+    assert stops[0].is_set()
+    with pytest.raises(KeyboardInterrupt):
+        list(items)
