@@ -30,6 +30,7 @@ from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 from langchain_selfinstruct.errors import ModelConfigError
 from langchain_selfinstruct.llama_build import LOCAL_INSTALL_HINT
 from langchain_selfinstruct.llama_handles import LlamaHandle, llama_handle
+from langchain_selfinstruct.stats import completion_generation
 
 __all__ = [
     "DEFAULT_EMBEDDED_KIND",
@@ -182,7 +183,15 @@ class EmbeddedCompletionModel(_LlamaCppModel, BaseLLM):
             choice, usage = response["choices"][0], _usage(response)
             total.update(usage)
             info = {"finish_reason": choice["finish_reason"], "token_usage": usage}
-            generations.append([Generation(text=choice["text"], generation_info=info)])
+            # In the form langchain-core's usage callback reads (a plain Generation is ignored).
+            generation = completion_generation(
+                choice["text"],
+                model_name=self.display_name,
+                prompt_tokens=usage.get("prompt_tokens", 0),
+                completion_tokens=usage.get("completion_tokens", 0),
+                generation_info=info,
+            )
+            generations.append([generation])
         llm_output = {"token_usage": dict(total), "model_name": self.display_name}
         return LLMResult(generations=generations, llm_output=llm_output)
 

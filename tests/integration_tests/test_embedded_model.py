@@ -104,3 +104,16 @@ def test_concurrent_chat_calls_match_sequential_ones() -> None:
         questions, config={"max_concurrency": 3}
     )
     assert [m.content for m in concurrent] == sequential
+
+
+def test_langchain_cores_usage_callback_sees_the_embedded_completion_models_tokens() -> None:
+    from langchain_core.callbacks import get_usage_metadata_callback
+
+    llm = load_embedded_model(max_tokens=4, temperature=0.0)
+    with get_usage_metadata_callback() as callback:
+        result = llm.generate([LIST_PROMPT])
+    info = result.generations[0][0].generation_info
+    assert info is not None
+    usage = callback.usage_metadata["embedded:SmolLM2-135M-Instruct"]
+    assert usage["output_tokens"] == info["token_usage"]["completion_tokens"] == 4
+    assert usage["input_tokens"] == info["token_usage"]["prompt_tokens"]
