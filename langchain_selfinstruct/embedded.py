@@ -18,12 +18,11 @@ import threading
 from collections import Counter
 from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Literal, cast, overload
+from typing import Any, Literal, overload
 
 from langchain_core.callbacks import CallbackManagerForLLMRun
 from langchain_core.language_models import BaseChatModel, BaseLLM
-from langchain_core.messages import AIMessage, BaseMessage, ChatMessage
-from langchain_core.messages.ai import UsageMetadata
+from langchain_core.messages import BaseMessage, ChatMessage
 from langchain_core.outputs import ChatGeneration, ChatResult, Generation, LLMResult
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
 
@@ -144,6 +143,17 @@ class _LlamaCppModel(BaseModel):
             params["seed"] = self._derive_seed(key)
         return params
 
+    def _generation(self, text: str, finish_reason: str, usage: dict[str, int]) -> ChatGeneration:
+        # A chat generation even for the completion model: it is the form langchain-core's usage
+        # callback reads (it ignores a plain Generation), and its text is the completion.
+        return completion_generation(
+            text,
+            model_name=self.display_name,
+            prompt_tokens=usage.get("prompt_tokens", 0),
+            completion_tokens=usage.get("completion_tokens", 0),
+            generation_info={"finish_reason": finish_reason, "token_usage": usage},
+        )
+
     def _derive_seed(self, key: str) -> int:
         digest = hashlib.blake2b(key.encode(), digest_size=16).hexdigest()
         with self._seen_lock:
@@ -182,16 +192,7 @@ class EmbeddedCompletionModel(_LlamaCppModel, BaseLLM):
             response = self._handle.run("create_completion", prompt, **params)
             choice, usage = response["choices"][0], _usage(response)
             total.update(usage)
-            info = {"finish_reason": choice["finish_reason"], "token_usage": usage}
-            # In the form langchain-core's usage callback reads (a plain Generation is ignored).
-            generation = completion_generation(
-                choice["text"],
-                model_name=self.display_name,
-                prompt_tokens=usage.get("prompt_tokens", 0),
-                completion_tokens=usage.get("completion_tokens", 0),
-                generation_info=info,
-            )
-            generations.append([generation])
+            generations.append([self._generation(choice["text"], choice["finish_reason"], usage)])
         llm_output = {"token_usage": dict(total), "model_name": self.display_name}
         return LLMResult(generations=generations, llm_output=llm_output)
 
@@ -227,28 +228,8 @@ class EmbeddedChatModel(_LlamaCppModel, BaseChatModel):
         params = self._call_params(repr(turns), stop, kwargs)
         response = self._handle.run("create_chat_completion", turns, **params)
         choice, usage = response["choices"][0], _usage(response)
-        metadata = {
-            "finish_reason": choice["finish_reason"],
-            "token_usage": usage,
-            "model_name": self.display_name,
-        }
-        # A cast, not the constructor: langchain-core 1.8's stubs call the optional detail keys
-        # required, 1.7's do not.
-        usage_metadata = cast(
-            "UsageMetadata",
-            {
-                "input_tokens": usage.get("prompt_tokens", 0),
-                "output_tokens": usage.get("completion_tokens", 0),
-                "total_tokens": usage.get("total_tokens", 0),
-            },
-        )
-        message = AIMessage(
-            content=choice["message"]["content"] or "",
-            response_metadata=metadata,
-            usage_metadata=usage_metadata,
-        )
-        info = {"finish_reason": choice["finish_reason"]}
-        return ChatResult(generations=[ChatGeneration(message=message, generation_info=info)])
+        text = choice["message"]["content"] or ""
+        return ChatResult(generations=[self._generation(text, choice["finish_reason"], usage)])
 
 
 @overload
