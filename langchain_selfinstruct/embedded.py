@@ -20,11 +20,13 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, Literal, overload
 
-from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.caches import BaseCache
+from langchain_core.callbacks import CallbackManagerForLLMRun, Callbacks
 from langchain_core.language_models import BaseChatModel, BaseLLM
 from langchain_core.messages import BaseMessage, ChatMessage
 from langchain_core.outputs import ChatGeneration, ChatResult, Generation, LLMResult
 from pydantic import BaseModel, ConfigDict, PrivateAttr, model_validator
+from typing_extensions import TypedDict, Unpack
 
 from langchain_selfinstruct.errors import ModelConfigError
 from langchain_selfinstruct.llama_build import LOCAL_INSTALL_HINT
@@ -37,6 +39,7 @@ __all__ = [
     "EmbeddedChatModel",
     "EmbeddedCompletionModel",
     "EmbeddedKind",
+    "EmbeddedSettings",
     "embedded_model_path",
     "load_embedded_model",
 ]
@@ -232,47 +235,48 @@ class EmbeddedChatModel(_LlamaCppModel, BaseChatModel):
         return ChatResult(generations=[self._generation(text, choice["finish_reason"], usage)])
 
 
+class EmbeddedSettings(TypedDict, total=False):
+    """Keyword arguments of :func:`load_embedded_model`; the defaults are the model fields'.
+
+    Besides the wrapper's own settings, the LangChain model fields users set most often
+    (``callbacks``, ``tags``, ``metadata``, ``cache``); any other model field is accepted at run
+    time too, untyped.
+    """
+
+    n_ctx: int
+    seed: int
+    n_threads: int | None
+    n_replicas: int | None
+    max_tokens: int
+    verbose: bool
+    model_path: str | Path | None
+    temperature: float
+    top_p: float
+    top_k: int
+    min_p: float
+    repeat_penalty: float
+    presence_penalty: float
+    frequency_penalty: float
+    callbacks: Callbacks
+    tags: list[str] | None
+    metadata: dict[str, Any] | None
+    cache: BaseCache | bool | None
+
+
 @overload
 def load_embedded_model(
-    kind: Literal["completion"] = ...,
-    *,
-    n_ctx: int = 2048,
-    seed: int = 0,
-    n_threads: int | None = None,
-    n_replicas: int | None = None,
-    max_tokens: int = 512,
-    verbose: bool = False,
-    model_path: str | Path | None = None,
-    **kwargs: Any,
+    kind: Literal["completion"] = ..., **settings: Unpack[EmbeddedSettings]
 ) -> EmbeddedCompletionModel: ...
 
 
 @overload
 def load_embedded_model(
-    kind: Literal["chat"],
-    *,
-    n_ctx: int = 2048,
-    seed: int = 0,
-    n_threads: int | None = None,
-    n_replicas: int | None = None,
-    max_tokens: int = 512,
-    verbose: bool = False,
-    model_path: str | Path | None = None,
-    **kwargs: Any,
+    kind: Literal["chat"], **settings: Unpack[EmbeddedSettings]
 ) -> EmbeddedChatModel: ...
 
 
 def load_embedded_model(
-    kind: EmbeddedKind = DEFAULT_EMBEDDED_KIND,
-    *,
-    n_ctx: int = 2048,
-    seed: int = 0,
-    n_threads: int | None = None,
-    n_replicas: int | None = None,
-    max_tokens: int = 512,
-    verbose: bool = False,
-    model_path: str | Path | None = None,
-    **kwargs: Any,
+    kind: EmbeddedKind = DEFAULT_EMBEDDED_KIND, **settings: Unpack[EmbeddedSettings]
 ) -> EmbeddedCompletionModel | EmbeddedChatModel:
     """Load the embedded SmolLM2-135M-Instruct model (or another GGUF) through llama.cpp.
 
@@ -283,31 +287,22 @@ def load_embedded_model(
     Args:
         kind: ``"completion"`` (default; continues the prompt text) or ``"chat"`` (applies the
             GGUF's chat template).
-        n_ctx: Context window in tokens.
-        seed: Base seed of the per-call seeds.
-        n_threads: CPU threads per copy of the model; ``None`` shares the usable cores out.
-        n_replicas: Copies of the model serving calls side by side; ``None`` is two (or one per
-            ``n_threads`` cores, when fewer fit); see ``llama_handles.replica_layout``.
-        max_tokens: Default generation limit (steps may bind their own).
-        verbose: Let llama.cpp log to stderr.
-        model_path: A GGUF file to use instead of the packaged one.
-        **kwargs: Default sampling settings: ``temperature``, ``top_p``, ``top_k``, ``min_p``,
-            ``repeat_penalty``.
+        **settings: ``n_ctx`` (context window, default 2048), ``seed`` (base of the per-call
+            seeds, default 0), ``n_threads`` (CPU threads per copy of the model; ``None`` shares
+            the usable cores out), ``n_replicas`` (copies serving calls side by side; ``None`` is
+            two, or one per ``n_threads`` cores when fewer fit; see
+            ``llama_handles.replica_layout``), ``max_tokens`` (default generation limit, 512;
+            steps may bind their own), ``verbose`` (let llama.cpp log to stderr), ``model_path``
+            (a GGUF file instead of the packaged one), and default sampling settings
+            (``temperature``, ``top_p``, ``top_k``, ``min_p``, ``repeat_penalty``, ...).
 
     Raises:
         ModelConfigError: The ``local`` extra is missing or ``model_path`` does not exist.
     """
+    options: dict[str, Any] = dict(settings)
+    model_path = options.pop("model_path", None)
     path = Path(model_path) if model_path is not None else embedded_model_path()
     if not path.is_file():
         raise ModelConfigError(f"no GGUF file at {path}: check the path")
     cls = EmbeddedChatModel if kind == "chat" else EmbeddedCompletionModel
-    return cls(
-        model_path=str(path),
-        n_ctx=n_ctx,
-        seed=seed,
-        n_threads=n_threads,
-        n_replicas=n_replicas,
-        max_tokens=max_tokens,
-        llama_verbose=verbose,
-        **kwargs,
-    )
+    return cls(model_path=str(path), llama_verbose=options.pop("verbose", False), **options)
