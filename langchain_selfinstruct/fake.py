@@ -2,8 +2,9 @@
 
 Useful for dry runs of a pipeline configuration, for tests and for benchmarks of the loop itself:
 it recognises the four prompt shapes of the bundled prompts (instruction list, Yes/No,
-input-first and output-first instances) and the judges' prompts and answers from a seeded RNG keyed on the prompt, so the
-same prompts give the same answers whatever the concurrency. Rates of garbage answers,
+input-first and output-first instances) and the judges' prompts (:mod:`._fake_judge`), and
+answers from a seeded RNG keyed on the prompt, so the same prompts give the same answers whatever
+the concurrency. Rates of garbage answers,
 near-duplicate and blacklisted instructions are configurable to exercise the filters and retries.
 """
 

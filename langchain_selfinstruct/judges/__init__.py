@@ -7,6 +7,7 @@ agreement statistics) is what every judge shares.
 
 from langchain_selfinstruct.judges.agreement import cohen_kappa, wilson_interval
 from langchain_selfinstruct.judges.base import JUDGE_SAMPLING, CallUsage, JudgeBase
+from langchain_selfinstruct.judges.curate import JUDGE_REASONS, CurationRule, review_rule
 from langchain_selfinstruct.judges.positions import (
     Positions,
     seeded_index,
@@ -23,9 +24,11 @@ from langchain_selfinstruct.judges.task_review import (
 from langchain_selfinstruct.judges.verdict import Verdict, VerdictParser
 
 __all__ = [
+    "JUDGE_REASONS",
     "JUDGE_SAMPLING",
     "REVIEW_QUESTIONS",
     "CallUsage",
+    "CurationRule",
     "InstanceReview",
     "JudgeBase",
     "Positions",
@@ -35,6 +38,7 @@ __all__ = [
     "Verdict",
     "VerdictParser",
     "cohen_kappa",
+    "review_rule",
     "seeded_index",
     "seeded_sample",
     "shuffle_positions",
