@@ -20,7 +20,7 @@ _NOT_TEXT = re.compile(r"\b(?:draw|picture|image|photo|video|browse)\w*\b", re.I
 _REASONS = {
     ("task", True): ("a clear request a text model can handle", "the task is well defined"),
     ("task", False): ("the request is vague", "it needs more than text to do"),
-    ("input", True): ("the input matches what the instruction needs", "no input is needed"),
+    ("input", True): ("the input matches what the instruction needs", "it fits the request"),
     ("input", False): ("the input does not fit the instruction", "needed material is missing"),
     ("output", True): ("the answer is correct and complete", "a reasonable response"),
     ("output", False): ("the answer is wrong or incomplete", "it does not address the input"),
@@ -42,9 +42,12 @@ def _review(prompt: str, rng: random.Random) -> str:
     input_ok = rng.random() < _YES_RATES["input"]
     output_ok = bool(output) and output != input_ and rng.random() < _YES_RATES["output"]
     # The prompt ends with "Valid task:", so the answer continues it, as a completion model does.
+    input_line = _line("input", input_ok, rng)
+    if input_ok and input_ == "(none)":
+        input_line = "yes - the instruction needs no input"
     return (
         f" {_line('task', task_ok, rng)}\n"
-        f"Appropriate input: {_line('input', input_ok, rng)}\n"
+        f"Appropriate input: {input_line}\n"
         f"Acceptable output: {_line('output', output_ok, rng)}"
     )
 

@@ -147,6 +147,9 @@ class TaskReviewer(JudgeBase[Task, TaskReview]):
 
     _chain: Runnable[dict[str, Any], dict[str, Verdict]] = PrivateAttr()
 
+    def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
+        super().__init__(llm, **kwargs)
+
     def _build(self) -> None:
         parser = VerdictParser(questions=REVIEW_QUESTIONS)
         self._chain = self._verdict_chain(parser, ReviewAnswer, _from_structured)
