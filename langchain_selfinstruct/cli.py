@@ -16,6 +16,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from langchain_selfinstruct import __version__
+from langchain_selfinstruct._cli_quality import (
+    curation_options,
+    decontaminate,
+    pipeline_quality_options,
+    review,
+)
 from langchain_selfinstruct.presets import PRESETS
 
 if TYPE_CHECKING:
@@ -146,6 +152,7 @@ def main() -> None:
     show_default=True,
     help="Sampling parameters and paper constants.",
 )
+@curation_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def generate(**options: Any) -> None:
@@ -212,6 +219,7 @@ def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
         seed=options["seed"],
         max_cost=options["max_cost"],
         max_tokens=options["max_tokens"],
+        **pipeline_quality_options(options, llm),
     )
 
 
@@ -373,3 +381,7 @@ def report(run_dir: Path, out: Path, seed_tasks: Path | None, force: bool) -> No
     for note in result.notes:
         click.echo(f"note: {note}", err=True)
     click.echo(f"wrote {result.html_path}")
+
+
+main.add_command(review)
+main.add_command(decontaminate)
