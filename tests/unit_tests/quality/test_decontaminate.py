@@ -51,8 +51,8 @@ def test_a_shared_13_gram_is_contaminated_even_with_low_rouge(excluded: Path) ->
     rule = Decontaminator([excluded])
     borrowed = (
         "Here is a long preamble about shopping habits, loyalty cards, seasonal sales and delivery "
-        "times in small towns. Now: tell me whether the writer would buy from the shop again, giving "
-        "one sentence of evidence"
+        "times in small towns. Now: tell me whether the writer would buy from the shop again, "
+        "giving one sentence of evidence"
     )
     hit = rule(borrowed)
     assert hit is not None and hit.detail["rule"] == "ngram" and hit.detail["n"] == 13
@@ -69,7 +69,7 @@ def test_exclusion_files_are_checked_with_file_line_and_field(tmp_path: Path) ->
         load_exclusion_texts(bad)
     empty = tmp_path / "empty.txt"
     empty.write_text("\n \n", encoding="utf-8")
-    with pytest.raises(TaskFileError, match="empty.txt: no text to exclude"):
+    with pytest.raises(TaskFileError, match=r"empty\.txt: no text to exclude"):
         load_exclusion_texts(empty)
     with pytest.raises(TaskFileError, match="cannot read"):
         load_exclusion_texts(tmp_path / "missing.txt")

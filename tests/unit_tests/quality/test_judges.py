@@ -1,4 +1,4 @@
-"""The shared judge base and TaskReviewer: constrained verdicts, retries, usage, structured output."""
+"""The judge base and TaskReviewer: constrained verdicts, retries, usage, structured output."""
 
 from __future__ import annotations
 
