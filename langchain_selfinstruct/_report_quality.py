@@ -88,39 +88,28 @@ def _examples(examples: dict[str, list[dict[str, str]]]) -> str:
     return "\n".join(parts) if len(parts) > 1 else ""
 
 
+_DIVERSITY_ROWS: tuple[tuple[str, str, str], ...] = (
+    # (where in the numbers, also the row's data-key; label; digits, or % for a share)
+    ("distinct_1", "Distinct-1 over instructions", "3"),
+    ("distinct_2", "Distinct-2 over instructions", "3"),
+    ("root_verbs_per_1k", "Distinct root verbs per 1,000 tasks", "1"),
+    ("verb_noun_pairs_per_1k", "Distinct verb-noun pairs per 1,000 tasks", "1"),
+    ("classification_share", "Classification tasks", "%"),
+    ("label_balance.tasks", "Classification tasks with instances", "0"),
+    ("label_balance.mean_balance", "Label balance (mean evenness, 1 = balanced)", "3"),
+    ("label_balance.single_label_share", "Classification tasks with one label only", "%"),
+)
+
+
 def diversity_section(diversity: dict[str, Any] | None) -> str:
     """Distinct-n, verbs and pairs per 1,000 tasks, classification share and label balance."""
     if diversity is None:
         return ""
-    balance = diversity["label_balance"]
-    rows: list[Row] = [
-        ("distinct_1", "Distinct-1 over instructions", _fmt(diversity["distinct_1"], 3)),
-        ("distinct_2", "Distinct-2 over instructions", _fmt(diversity["distinct_2"], 3)),
-        (
-            "root_verbs_per_1k",
-            "Distinct root verbs per 1,000 tasks",
-            _fmt(diversity["root_verbs_per_1k"], 1),
-        ),
-        (
-            "verb_noun_pairs_per_1k",
-            "Distinct verb-noun pairs per 1,000 tasks",
-            _fmt(diversity["verb_noun_pairs_per_1k"], 1),
-        ),
-        (
-            "classification_share",
-            "Classification tasks",
-            _percent(diversity["classification_share"]),
-        ),
-        ("label_balance_tasks", "Classification tasks with instances", _fmt(balance["tasks"])),
-        (
-            "label_balance_mean",
-            "Label balance (mean evenness, 1 = balanced)",
-            _fmt(balance["mean_balance"], 3),
-        ),
-        (
-            "label_balance_single",
-            "Classification tasks with one label only",
-            _percent(balance["single_label_share"]),
-        ),
-    ]
+    rows: list[Row] = []
+    for key, label, digits in _DIVERSITY_ROWS:
+        value: Any = diversity
+        for part in key.split("."):
+            value = value[part]
+        shown = _percent(value) if digits == "%" else _fmt(value, int(digits))
+        rows.append((key, label, shown))
     return "<h2>Diversity metrics</h2>" + _table(rows)

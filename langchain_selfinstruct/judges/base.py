@@ -143,9 +143,8 @@ class JudgeBase(GenerativeStep[InputT, OutputT]):
         config: RunnableConfig | None,
     ) -> tuple[Verdicts, CallUsage]:
         """Run ``chain`` once (with its retries) and count what it cost."""
-        tracker = UsageTracker()
-        result = chain.invoke(variables, merge_configs(config, {"callbacks": [tracker]}))
-        return result, CallUsage.of(tracker)
+        tracker, tracked = _tracked(config)
+        return chain.invoke(variables, tracked), CallUsage.of(tracker)
 
     async def _acall(
         self,
@@ -154,6 +153,11 @@ class JudgeBase(GenerativeStep[InputT, OutputT]):
         config: RunnableConfig | None,
     ) -> tuple[Verdicts, CallUsage]:
         """Async :meth:`_call`."""
-        tracker = UsageTracker()
-        result = await chain.ainvoke(variables, merge_configs(config, {"callbacks": [tracker]}))
-        return result, CallUsage.of(tracker)
+        tracker, tracked = _tracked(config)
+        return await chain.ainvoke(variables, tracked), CallUsage.of(tracker)
+
+
+def _tracked(config: RunnableConfig | None) -> tuple[UsageTracker, RunnableConfig]:
+    """A fresh tracker for one call, added to the caller's callbacks (which still see the call)."""
+    tracker = UsageTracker()
+    return tracker, merge_configs(config, {"callbacks": [tracker]})
