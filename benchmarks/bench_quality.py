@@ -54,14 +54,18 @@ def _row(label: str, stats: RunStats, judge_calls: int, seconds: float) -> dict[
     }
 
 
-def curation(llm: Any, judge: Any, tasks: int, label: str, calls: Any) -> list[dict[str, Any]]:
+def curation(
+    llm: Any, judge: Any, tasks: int, label: str, calls: Any, preset: str = "faithful"
+) -> list[dict[str, Any]]:
     rows = []
     for curate in (False, True):
         rule = CurationRule(TaskReviewer(judge)) if curate else None
         with tempfile.TemporaryDirectory() as out:
             start = time.perf_counter()
             before = calls()
-            pipeline = SelfInstructPipeline(llm, seed=0, max_concurrency=4, judged_rule=rule)
+            pipeline = SelfInstructPipeline(
+                llm, seed=0, max_concurrency=4, judged_rule=rule, preset=preset
+            )
             summary = pipeline.run(out, tasks)
             seconds = time.perf_counter() - start
             rows.append(
@@ -104,6 +108,7 @@ def _print(rows: list[dict[str, Any]]) -> None:
     print("|" + "---|" * len(keys))
     for row in rows:
         print("| " + " | ".join(str(row[k]) for k in keys) + " |")
+    sys.stdout.flush()
 
 
 def main() -> None:
@@ -118,6 +123,7 @@ def main() -> None:
     rows = curation(
         FakeSelfInstructLLM(seed=1), judge, args.tasks, "fake", lambda: judge._calls.total()
     )
+    _print(rows)  # printed as soon as measured: the embedded rows take minutes
     if not args.skip_embedded:
         from langchain_selfinstruct import load_embedded_model
         from langchain_selfinstruct.stats import UsageTracker
@@ -125,8 +131,10 @@ def main() -> None:
         llm = load_embedded_model("completion")
         counter = UsageTracker()
         judge_llm = llm.model_copy(update={"callbacks": [counter]})
-        rows += curation(llm, judge_llm, args.embedded_tasks, "embedded", lambda: counter.calls)
-    _print(rows)
+        embedded = curation(
+            llm, judge_llm, args.embedded_tasks, "embedded", lambda: counter.calls, preset="fast"
+        )
+        _print(embedded)
     print()
     _print([decontamination(args.excluded, 1_000)])
 
