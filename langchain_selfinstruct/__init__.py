@@ -12,10 +12,12 @@ from langchain_selfinstruct.dedup import NearDuplicateIndex, rouge_l
 from langchain_selfinstruct.embedded import embedded_model_path, load_embedded_model
 from langchain_selfinstruct.errors import ModelConfigError
 from langchain_selfinstruct.fake import FakeSelfInstructLLM
+from langchain_selfinstruct.judges import CurationRule, TaskReviewer
 from langchain_selfinstruct.models import model_name, resolve_model
 from langchain_selfinstruct.parsers import InstanceParser, NumberedListParser, YesNoParser
 from langchain_selfinstruct.pipeline import SelfInstructPipeline
 from langchain_selfinstruct.presets import PRESETS, Preset, SamplingParams, get_preset
+from langchain_selfinstruct.quality import Decontaminator
 from langchain_selfinstruct.resources import load_seed_tasks
 from langchain_selfinstruct.runner import RunSummary
 from langchain_selfinstruct.schema import Instance, Task, TaskFileError, load_tasks, save_tasks
@@ -36,6 +38,8 @@ except metadata.PackageNotFoundError:
 __all__ = [
     "PRESETS",
     "ClassificationIdentifier",
+    "CurationRule",
+    "Decontaminator",
     "FakeSelfInstructLLM",
     "Instance",
     "InstanceFilter",
@@ -53,6 +57,7 @@ __all__ = [
     "SelfInstructPipeline",
     "Task",
     "TaskFileError",
+    "TaskReviewer",
     "YesNoParser",
     "__version__",
     "embedded_model_path",

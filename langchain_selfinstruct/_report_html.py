@@ -6,6 +6,7 @@
 from __future__ import annotations
 
 import base64
+from collections.abc import Sequence
 from html import escape
 from typing import Any
 
@@ -29,7 +30,11 @@ Row = tuple[str, str, str]
 
 
 def render_html(
-    name: str, numbers: dict[str, Any], images: dict[str, bytes], notes: list[str]
+    name: str,
+    numbers: dict[str, Any],
+    images: dict[str, bytes],
+    notes: list[str],
+    extra_sections: Sequence[str] = (),
 ) -> str:
     stats: dict[str, Any] = numbers.get("stats") or {}
     parts = [
@@ -48,6 +53,7 @@ def render_html(
         "<h2>Generation (latest session, from stats.json)</h2>",
         _table(_stats_rows(stats)) if stats else '<p class="muted">No stats.json.</p>',
         _rejects_section(numbers.get("rejects_file")),
+        *extra_sections,
     ]
     if images:
         parts += _figure_sections(numbers, images)

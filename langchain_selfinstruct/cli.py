@@ -15,6 +15,12 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from langchain_selfinstruct import __version__
+from langchain_selfinstruct._cli_quality import (
+    curation_options,
+    decontaminate,
+    pipeline_quality_options,
+    review,
+)
 from langchain_selfinstruct.presets import PRESETS
 
 if TYPE_CHECKING:
@@ -143,6 +149,7 @@ def main() -> None:
     show_default=True,
     help="Sampling parameters and paper constants.",
 )
+@curation_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def generate(**options: Any) -> None:
@@ -229,6 +236,7 @@ def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
         seed=options["seed"],
         max_cost=options["max_cost"],
         max_tokens=options["max_tokens"],
+        **pipeline_quality_options(options, llm),
     )
 
 
@@ -361,3 +369,7 @@ def doctor(timeout: float, as_json: bool) -> None:
     click.echo(json.dumps(report.to_dict(), indent=2) if as_json else format_report(report))
     if not report.healthy:
         sys.exit(1)
+
+
+main.add_command(review)
+main.add_command(decontaminate)

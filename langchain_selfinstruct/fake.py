@@ -2,8 +2,9 @@
 
 Useful for dry runs of a pipeline configuration, for tests and for benchmarks of the loop itself:
 it recognises the four prompt shapes of the bundled prompts (instruction list, Yes/No,
-input-first and output-first instances) and answers from a seeded RNG keyed on the prompt, so the
-same prompts give the same answers whatever the concurrency. Rates of garbage answers,
+input-first and output-first instances) and the judges' prompts (:mod:`._fake_judge`), and
+answers from a seeded RNG keyed on the prompt, so the same prompts give the same answers whatever
+the concurrency. Rates of garbage answers,
 near-duplicate and blacklisted instructions are configurable to exercise the filters and retries.
 """
 
@@ -24,6 +25,7 @@ from langchain_core.language_models.base import LangSmithParams
 from langchain_core.outputs import Generation, LLMResult
 from pydantic import ConfigDict, Field, PrivateAttr
 
+from langchain_selfinstruct._fake_judge import answer_judge_prompt
 from langchain_selfinstruct.stats import completion_generation
 
 __all__ = ["FakeSelfInstructLLM"]
@@ -212,6 +214,8 @@ class FakeSelfInstructLLM(BaseLLM):
         rng = random.Random(hashlib.sha256(f"{self.seed}|{attempt}|{prompt}".encode()).digest())
         if rng.random() < self.garbage_rate:
             return rng.choice(_GARBAGE)
+        if (verdicts := answer_judge_prompt(prompt, rng)) is not None:
+            return verdicts
         instruction = _last_task(prompt)
         if prompt.rstrip().endswith("Is it classification?"):
             return " Yes" if _is_classification(instruction, self) else " No"

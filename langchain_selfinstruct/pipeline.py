@@ -55,6 +55,7 @@ from langchain_selfinstruct.steps import (
     InstructionFilter,
     InstructionGenerator,
 )
+from langchain_selfinstruct.steps.judged_rule import JudgedInstanceRule
 from langchain_selfinstruct.steps.model_setup import with_cache
 
 __all__ = [
@@ -141,6 +142,9 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     """Instance filter; paper rules when omitted."""
     classification_cache: BaseCache | None = None
     """Cache for the deterministic classification step only (sampling steps are never cached)."""
+    judged_rule: JudgedInstanceRule | None = None
+    """A model-backed instance rule, e.g. ``CurationRule(TaskReviewer(judge))`` (``--curate``);
+    see :attr:`CompleteTask.judged_rule` for how it keeps the commit order deterministic."""
     max_cost: float | None = Field(default=None, gt=0)
     """Stop cleanly once the estimated cost in USD reaches this."""
     max_tokens: int | None = Field(default=None, gt=0)
@@ -177,6 +181,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             preset=self.preset,
             instance_filter=self.instance_filter,
             classification_cache=self.classification_cache,
+            judged_rule=self.judged_rule,
         )
         return self
 

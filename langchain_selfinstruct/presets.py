@@ -30,6 +30,7 @@ __all__ = [
     "PAPER_NUM_MOST_SIMILAR",
     "PAPER_NUM_PROMPT_INSTRUCTIONS",
     "PAPER_ROUGE_THRESHOLD",
+    "PAPER_TABLE2",
     "PRESETS",
     "Preset",
     "PresetOrName",
@@ -57,6 +58,13 @@ PAPER_MIN_WORDS = 3
 """Instructions with at most this many words are dropped (§2.4, the released code)."""
 PAPER_MAX_WORDS = 150
 """Instructions with more than this many words are dropped (§2.4, the released code)."""
+PAPER_TABLE2: dict[str, float] = {
+    "valid_task": 0.92,
+    "appropriate_input": 0.79,
+    "acceptable_output": 0.58,
+}
+"""Share of "yes" in the paper's review of 200 sampled instructions, one instance each (§3,
+Table 2): valid task, appropriate input, correct and acceptable output."""
 
 
 class SamplingParams(BaseModel):

@@ -25,6 +25,7 @@ from typing import Any
 from langchain_selfinstruct._io import atomic_write_bytes, atomic_write_json, atomic_write_text
 from langchain_selfinstruct._report_html import render_html
 from langchain_selfinstruct.export import load_run_tasks, resolve_seed_tasks
+from langchain_selfinstruct.quality.report_numbers import quality_numbers, quality_sections
 from langchain_selfinstruct.run_store import RunDirectory
 from langchain_selfinstruct.schema import MAX_LINE_BYTES, Task
 
@@ -96,11 +97,13 @@ def build_report(
         images = {}
         notes.append("no accepted task yet: the figures are left out")
         numbers["why_none_accepted"] = _why_none_accepted(numbers)
+    numbers.update(quality_numbers(Path(run_dir), tasks, numbers.get("verbs"), notes))
     figures = {name: out / _FIGURE_FILES[name] for name in images}
     for name, data in images.items():
         atomic_write_bytes(figures[name], data)
     atomic_write_json(out / "report.json", {**numbers, "notes": notes})
-    atomic_write_text(html_path, render_html(Path(run_dir).name, numbers, images, notes))
+    sections = quality_sections(numbers)
+    atomic_write_text(html_path, render_html(Path(run_dir).name, numbers, images, notes, sections))
     return ReportResult(html_path, figures, numbers, notes)
 
 

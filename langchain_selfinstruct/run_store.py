@@ -42,11 +42,20 @@ REJECTS_FILE = "rejects.jsonl"
 SETTINGS_FILE = "settings.json"
 STATS_FILE = "stats.json"
 
-COMPATIBILITY_KEYS = ("seed_tasks_sha256", "preset_sha256", "model", "seed", "max_concurrency")
+COMPATIBILITY_KEYS = (
+    "seed_tasks_sha256",
+    "preset_sha256",
+    "model",
+    "seed",
+    "max_concurrency",
+    "filters",
+)
 """Settings that must match for a run to continue in an existing directory.
 
 Each one changes which tasks are generated: the seed and the concurrency decide the prompt sampling
-and the commit order, so a resume with other values would mix two runs in one dataset.
+and the commit order, and ``filters`` (``--exclude``, ``--curate``, custom rules) which are kept, so
+a resume with other values would mix two runs in one dataset. A run recorded before ``filters``
+existed used none.
 """
 
 _CLI_OPTIONS = {
@@ -108,7 +117,7 @@ class RunDirectory:
             raise RunDirectoryError(f"{self.path}: exists and is not a directory")
         existing = self._existing_settings()
         for key in COMPATIBILITY_KEYS:
-            if existing is not None and existing.get(key) != settings.get(key):
+            if existing is not None and _setting(existing, key) != _setting(settings, key):
                 old, new = _shown(existing, key), _shown(settings, key)
                 raise RunDirectoryError(
                     f"{self.settings_path}: holds another run ({key} differs: {old} there, {new} "
@@ -238,6 +247,10 @@ def _reject_duplicate_ids(path: Path, tasks: list[Task]) -> None:
         seen.add(task.id)
 
 
+def _setting(settings: dict[str, Any], key: str) -> Any:
+    return settings.get(key, [] if key == "filters" else None)
+
+
 def _shown(settings: dict[str, Any], key: str) -> str:
     value = settings.get(key)
     if key == "preset_sha256" and isinstance(value, str):
@@ -249,6 +262,9 @@ def _shown(settings: dict[str, Any], key: str) -> str:
 def _resume_hint(existing: dict[str, Any], key: str) -> str:
     if key == "seed_tasks_sha256":
         return "the same --seed-tasks file"
+    if key == "filters":
+        rules = ", ".join(str(rule.get("rule")) for rule in existing.get(key) or []) or "none"
+        return f"the same --exclude / --curate options (rules there: {rules})"
     value = existing.get("preset") if key == "preset_sha256" else existing.get(key)
     return f"{_CLI_OPTIONS[key]} {value}"
 

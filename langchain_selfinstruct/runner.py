@@ -165,7 +165,27 @@ def run_settings(pipeline: SelfInstructPipeline, num_instructions: int) -> dict[
         "max_concurrency": pipeline.max_concurrency,
         "max_cost": pipeline.max_cost,
         "max_tokens": pipeline.max_tokens,
+        "filters": filter_settings(pipeline),
     }
+
+
+def filter_settings(pipeline: SelfInstructPipeline) -> list[dict[str, Any]]:
+    """The rules added to the paper's filters (``--exclude``, ``--curate``, custom rules).
+
+    They decide which tasks are kept, so a resume with other ones would mix two datasets. A rule
+    describes itself with a ``settings()`` method; one without is named by its ``__name__``.
+    """
+    rules: list[Any] = []
+    if pipeline.instruction_filter is not None:
+        rules.extend(pipeline.instruction_filter.custom_rules)
+    if pipeline.judged_rule is not None:
+        rules.append(pipeline.judged_rule)
+    described = []
+    for rule in rules:
+        settings = getattr(rule, "settings", None)
+        name = getattr(rule, "__name__", type(rule).__name__)
+        described.append(settings() if callable(settings) else {"rule": name})
+    return described
 
 
 def run_to_directory(

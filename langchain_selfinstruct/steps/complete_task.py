@@ -19,6 +19,7 @@ from langchain_selfinstruct.steps.classification import ClassificationIdentifier
 from langchain_selfinstruct.steps.filter_results import InstanceFilterResult
 from langchain_selfinstruct.steps.instance_filter import InstanceFilter
 from langchain_selfinstruct.steps.instance_generation import InstanceGenerator
+from langchain_selfinstruct.steps.judged_rule import JudgedInstanceRule, apply_judged_rule
 from langchain_selfinstruct.steps.model_setup import with_cache
 
 __all__ = ["CompleteTask", "StepFailedError"]
@@ -67,6 +68,16 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
     classification_cache: BaseCache | None = None
     """Cache for the deterministic classification step only; instance generation samples and is
     never cached, even under a global LLM cache."""
+    judged_rule: JudgedInstanceRule | None = None
+    """A model-backed instance rule (``--curate``: a ``CurationRule`` over a ``TaskReviewer``),
+    run on the instances the paper's rules kept; default none.
+
+    It runs here, inside the candidate's unit of work and before the loop commits the outcome, so
+    the loop's order is untouched: outcomes are still committed in candidate order whatever the
+    judge's latency, and a deterministic judge (temperature 0) gives the same kept set every run.
+    Its calls count in the run's usage like every other step's. A judge that fails after its
+    retries fails the candidate (``step_failed`` at stage ``judge_instances``): an unjudged task
+    is never accepted."""
 
     _classifier: ClassificationIdentifier = PrivateAttr()
     _instances: InstanceGenerator = PrivateAttr()
@@ -97,7 +108,14 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
             draft.instances = list(self._instances.invoke(draft, config))
         except Exception as e:
             raise StepFailedError("generate_instances", e) from e
-        return self._filter.apply(draft, config)
+        result = self._filter.apply(draft, config)
+        if self.judged_rule is None or result.task is None:
+            return result
+        try:
+            hits = self.judged_rule.judge(result.task, config)
+        except Exception as e:
+            raise StepFailedError("judge_instances", e) from e
+        return apply_judged_rule(result, hits)
 
     async def ainvoke(
         self, input: str | Task, config: RunnableConfig | None = None, **kwargs: Any
@@ -111,7 +129,11 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
         # Synchronously, on the event loop: the rules take microseconds, and the async callback
         # path (or a thread-pool hop) costs more CPU per candidate than the filter itself
         # (benchmarks/README.md, Loop (3)). Async callback handlers still see the run.
-        return self._filter.apply(draft, config)
+        result = self._filter.apply(draft, config)
+        if self.judged_rule is None or result.task is None:
+            return result
+        hits = await _stage("judge_instances", self.judged_rule.ajudge(result.task, config))
+        return apply_judged_rule(result, hits)
 
 
 def _draft(input: str | Task) -> Task:

@@ -45,16 +45,19 @@ InstanceRule = Callable[[str, str], RuleHit | None]
 """A rule over one instance's stripped ``(input, output)``."""
 
 
-def custom_rule(rule: Callable[..., str | None]) -> Callable[..., RuleHit | None]:
-    """A caller's rule that returns a reason or ``None``, as a rule of this contract.
+def custom_rule(rule: Callable[..., str | RuleHit | None]) -> Callable[..., RuleHit | None]:
+    """A caller's rule that returns a reason, a ``RuleHit`` or ``None``, as a rule of this contract.
 
-    The detail names the rule (``{"rule": "<function name>"}``).
+    A bare reason gets a detail naming the rule (``{"rule": "<function name>"}``); a ``RuleHit``
+    (a rule with its own evidence, such as the decontamination rule) is passed through.
     """
     detail = {"rule": getattr(rule, "__name__", "")}
 
     def wrapped(*item: str) -> RuleHit | None:
         reason = rule(*item)
-        return None if reason is None else RuleHit(reason, detail)
+        if reason is None or isinstance(reason, RuleHit):
+            return reason
+        return RuleHit(reason, detail)
 
     return wrapped
 

@@ -41,7 +41,7 @@ class InstanceFilter(RunnableSerializable[Task, Task | None]):
     name: str | None = "self_instruct.filter_instances"
     max_instances: int = Field(default=PAPER_MAX_INSTANCES, ge=1)
     """Instances kept per task; default 5 (paper §2.3 code keeps at most 5)."""
-    custom_rules: Sequence[Callable[[str, str], str | None]] = ()
+    custom_rules: Sequence[Callable[[str, str], str | RuleHit | None]] = ()
     """Extra rules over stripped ``(input, output)`` run after the built-in ones; each returns a
     reason to drop the instance, or ``None`` to keep it."""
 

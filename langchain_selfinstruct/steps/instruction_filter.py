@@ -26,6 +26,7 @@ from langchain_selfinstruct.steps.filter_results import (
     InstructionFilterResult,
     InstructionRule,
     Rejection,
+    RuleHit,
     Similar,
     count,
     custom_rule,
@@ -73,8 +74,9 @@ class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]
     """Reject texts starting with ASCII punctuation (paper)."""
     reject_non_ascii_start: bool = True
     """Reject texts starting with a non-ASCII character (paper; turn off for non-English runs)."""
-    custom_rules: Sequence[Callable[[str], str | None]] = ()
-    """Extra rules over the normalised text, run last (after dedup); return a reason or None."""
+    custom_rules: Sequence[Callable[[str], str | RuleHit | None]] = ()
+    """Extra rules over the normalised text, run last (after dedup); return a reason (or a
+    ``RuleHit`` with evidence) to drop the text, or None."""
     threshold: float | None = None
     """ROUGE-L threshold inside a batch; ``None`` takes the index's, or 0.7 (paper) without one."""
     num_similar: int = Field(default=PAPER_NUM_MOST_SIMILAR, ge=0)

@@ -10,6 +10,8 @@ import langchain_selfinstruct
 EXPECTED_ALL = [
     "PRESETS",
     "ClassificationIdentifier",
+    "CurationRule",
+    "Decontaminator",
     "FakeSelfInstructLLM",
     "Instance",
     "InstanceFilter",
@@ -27,6 +29,7 @@ EXPECTED_ALL = [
     "SelfInstructPipeline",
     "Task",
     "TaskFileError",
+    "TaskReviewer",
     "YesNoParser",
     "__version__",
     "embedded_model_path",
