@@ -10,6 +10,7 @@ and joins the pool. :class:`SelfInstructPipeline` wires the steps; the loop itse
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
@@ -21,8 +22,6 @@ from typing import Any, TypedDict
 from langchain_core.caches import BaseCache
 from langchain_core.callbacks import (
     AsyncCallbackManagerForChainRun,
-    BaseCallbackManager,
-    Callbacks,
     adispatch_custom_event,
 )
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
@@ -31,6 +30,7 @@ from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_selfinstruct._sync import iterate_in_thread
 from langchain_selfinstruct.dedup import DuplicateIndex, NearDuplicateIndex, PoolIndex
+from langchain_selfinstruct.errors import RunStoppedError
 from langchain_selfinstruct.loop import (
     Accepted,
     Budget,
@@ -46,9 +46,15 @@ from langchain_selfinstruct.models import model_name as describe_model
 from langchain_selfinstruct.models import model_secrets
 from langchain_selfinstruct.presets import PresetOrName, get_preset
 from langchain_selfinstruct.resources import load_seed_tasks
-from langchain_selfinstruct.runner import RunSummary, arun_to_directory, run_to_directory
+from langchain_selfinstruct.runner import (
+    RunSummary,
+    arun_to_directory,
+    describe_stop,
+    run_to_directory,
+    short_of_target,
+)
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.stats import RunStats, UsageTracker, price_for
+from langchain_selfinstruct.stats import RunStats, price_for, with_handler
 from langchain_selfinstruct.steps import (
     CompleteTask,
     InstanceFilter,
@@ -69,6 +75,7 @@ __all__ = [
 ]
 
 PROGRESS_EVENT = "self_instruct.progress"
+_logger = logging.getLogger(__name__)
 
 
 class PipelineInput(TypedDict):
@@ -84,6 +91,8 @@ class LoopState:
     pool: Pool
     budget: Budget
     stats: RunStats = field(default_factory=RunStats)
+    last_error: Exception | None = None
+    """The last exception a step raised after its retries (``stats.last_error`` describes it)."""
 
 
 class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
@@ -228,6 +237,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         target = _target_of(input)
         state = self.new_state()
         state.budget.stop = stop
+        accepted: list[Task] = []
 
         async def transform(
             inputs: AsyncIterator[PipelineInput],
@@ -237,7 +247,12 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             async for _ in inputs:
                 async for event in self.events(target, state, config):
                     if isinstance(event, Accepted):
+                        accepted.append(event.task)
                         yield [event.task]
+                if short_of_target(state.stats):
+                    # An empty or short list is not a result: say why, with what the model raised.
+                    message = self._stop_detail(state.stats, target)
+                    raise RunStoppedError(message, state.stats, accepted) from state.last_error
 
         async for chunk in self._atransform_stream_with_config(_once(input), transform, config):
             yield chunk
@@ -298,7 +313,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             (``aclose``) cancels the work in flight.
         """
         config = ensure_config(config)
-        config["callbacks"] = _with_handler(config.get("callbacks"), state.budget.usage)
+        config["callbacks"] = with_handler(config.get("callbacks"), state.budget.usage)
         provenance = {
             "model": self.resolved_model_name,
             "model_params": self.preset.instruction_generation.model_dump(exclude_none=True),
@@ -315,6 +330,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             width=self.max_concurrency,
             max_stalled_rounds=self.max_stalled_rounds,
             machine_count=len(state.pool.machine),
+            secrets=self._secrets,
         )
         # aclosing: leaving early must cancel the scheduler's work now, not when it is collected.
         async with aclosing(scheduler.run()) as scheduled:
@@ -322,6 +338,14 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                 if isinstance(event, RoundFinished):
                     await _progress(state.stats, target, config)
                 yield event
+        state.last_error = scheduler.last_error
+        if short_of_target(state.stats):
+            _logger.warning("run stopped short: %s", self._stop_detail(state.stats, target))
+
+    def _stop_detail(self, stats: RunStats, target: int) -> str:
+        return describe_stop(
+            stats, total=stats.accepted, target=target, max_stalled_rounds=self.max_stalled_rounds
+        )
 
     def _price(self) -> tuple[float, float] | None:
         return price_for(self.resolved_model_name, self.prices)
@@ -357,16 +381,6 @@ def _target_of(input: PipelineInput | Mapping[str, Any] | int) -> int:
 
 async def _once(value: PipelineInput) -> AsyncIterator[PipelineInput]:
     yield value
-
-
-def _with_handler(callbacks: Callbacks, handler: UsageTracker) -> Callbacks:
-    if callbacks is None:
-        return [handler]
-    if isinstance(callbacks, list):
-        return [*callbacks, handler]
-    manager: BaseCallbackManager = callbacks.copy()
-    manager.add_handler(handler, inherit=True)
-    return manager
 
 
 async def _progress(stats: RunStats, target: int, config: RunnableConfig) -> None:

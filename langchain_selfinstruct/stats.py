@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager, Callbacks
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
@@ -28,6 +28,7 @@ __all__ = [
     "completion_generation",
     "format_cost",
     "price_for",
+    "with_handler",
 ]
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
@@ -122,7 +123,11 @@ class RunStats:
     elapsed_s: float = 0.0
     """Wall time of this run in seconds."""
     stop_reason: str | None = None
-    """Why it stopped: ``target``, ``max_cost``, ``max_tokens``, ``stalled`` or ``interrupted``."""
+    """Why it stopped: ``target``, ``max_cost``, ``max_tokens``, ``stalled``, ``model_error`` (a
+    refused key or permission, which no retry fixes) or ``interrupted``."""
+    last_error: str | None = None
+    """The last exception a step raised after its retries, as ``Type: first line`` of its
+    innermost cause, credentials redacted; ``None`` when nothing failed."""
 
     @property
     def total_tokens(self) -> int:
@@ -147,6 +152,7 @@ class RunStats:
             "cost_usd": self.cost_usd,
             "elapsed_s": round(self.elapsed_s, 3),
             "stop_reason": self.stop_reason,
+            "last_error": self.last_error,
         }
 
 
@@ -262,3 +268,14 @@ def _usage_of(response: LLMResult) -> tuple[int, int]:
         return prompt, completion
     token_usage = (response.llm_output or {}).get("token_usage") or {}
     return int(token_usage.get("prompt_tokens", 0)), int(token_usage.get("completion_tokens", 0))
+
+
+def with_handler(callbacks: Callbacks, handler: UsageTracker) -> Callbacks:
+    """``callbacks`` plus ``handler``, inherited by every child run; the caller's are kept."""
+    if callbacks is None:
+        return [handler]
+    if isinstance(callbacks, list):
+        return [*callbacks, handler]
+    manager: BaseCallbackManager = callbacks.copy()
+    manager.add_handler(handler, inherit=True)
+    return manager

@@ -22,6 +22,7 @@ EXPECTED_ALL = [
     "NumberedListParser",
     "Preset",
     "RunStats",
+    "RunStoppedError",
     "RunSummary",
     "SamplingParams",
     "SelfInstructPipeline",
