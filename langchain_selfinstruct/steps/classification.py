@@ -13,7 +13,7 @@ from langchain_selfinstruct.parsers import (
     is_classification_from_structured,
 )
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.generative import Attempts, GenerativeStep
 from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["ClassificationIdentifier"]
@@ -45,7 +45,7 @@ class ClassificationIdentifier(GenerativeStep[str | Task, bool]):
 
     # Default sampling: the paper's greedy decoding, 3 tokens, stop at a newline (faithful preset).
     _preset_fields: ClassVar[dict[str, str]] = {"sampling": "classification"}
-    _chain: Runnable[dict[str, Any], bool] = PrivateAttr()
+    _chain: Attempts[bool] = PrivateAttr()
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         super().__init__(llm, **kwargs)
@@ -61,7 +61,7 @@ class ClassificationIdentifier(GenerativeStep[str | Task, bool]):
             prompt, (YesNoParser(), ()), (ClassificationAnswer, is_classification_from_structured)
         )
 
-    def _route(self, input: str | Task) -> tuple[Runnable[dict[str, Any], bool], dict[str, Any]]:
+    def _route(self, input: str | Task) -> tuple[Attempts[bool], dict[str, Any]]:
         instruction = (input.instruction if isinstance(input, Task) else input).strip()
         if not instruction:
             raise ValueError("ClassificationIdentifier expects a non-empty instruction")

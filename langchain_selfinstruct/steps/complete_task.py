@@ -10,6 +10,7 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from langchain_core.caches import BaseCache
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict, PrivateAttr
 
@@ -58,6 +59,8 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
+    name: str | None = "self_instruct.complete_task"
+    """Run name in callbacks and traces; default ``"self_instruct.complete_task"``."""
     llm: Runnable[Any, Any]
     """The model for classification and instance generation."""
     preset: PresetOrName = get_preset("faithful")
@@ -88,6 +91,19 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
         self, input: str | Task, config: RunnableConfig | None = None, **kwargs: Any
     ) -> InstanceFilterResult:
         """Classify, generate instances and filter them for one instruction."""
+        # One run for the three steps, so a run_name from with_config names it alone and the
+        # steps' runs nest under it.
+        return self._call_with_config(self._run, input, config)
+
+    async def ainvoke(
+        self, input: str | Task, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> InstanceFilterResult:
+        """Async :meth:`invoke`."""
+        return await self._acall_with_config(self._arun, input, config)
+
+    def _run(
+        self, input: str | Task, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> InstanceFilterResult:
         draft = _draft(input)
         try:
             draft.is_classification = self._classifier.invoke(draft.instruction, config)
@@ -99,10 +115,12 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
             raise StepFailedError("generate_instances", e) from e
         return self._filter.apply(draft, config)
 
-    async def ainvoke(
-        self, input: str | Task, config: RunnableConfig | None = None, **kwargs: Any
+    async def _arun(
+        self,
+        input: str | Task,
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
     ) -> InstanceFilterResult:
-        """Async :meth:`invoke`."""
         draft = _draft(input)
         classified = self._classifier.ainvoke(draft.instruction, config)
         draft.is_classification = await _stage("identify_classification", classified)

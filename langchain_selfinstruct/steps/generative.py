@@ -1,30 +1,26 @@
 """The base of the three generative Self-Instruct steps.
 
 Each step is ``prompt | model | parser`` (or ``prompt | model.with_structured_output(schema) |
-converter``), with resampled retries behind a fallback on
-:class:`~langchain_core.exceptions.OutputParserException`, wrapped in a :class:`GenerativeStep`
-that prepares the prompt variables. The chain's outer run carries the step's name, so traces show
-each step once and no extra run is paid for on every model call.
+converter``), resampled a bounded number of times on
+:class:`~langchain_core.exceptions.OutputParserException`, inside a :class:`GenerativeStep` that
+prepares the prompt variables. The step's own run carries its name (or the caller's
+``run_name``); each attempt is a child run with the prompt, model and parser runs under it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseLLM
 from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.prompts import BasePromptTemplate
-from langchain_core.runnables import (
-    Runnable,
-    RunnableConfig,
-    RunnableLambda,
-    RunnableSerializable,
-    RunnableWithFallbacks,
-)
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSerializable
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
 from langchain_selfinstruct.parsers import StopCutParser
@@ -40,10 +36,51 @@ from langchain_selfinstruct.steps.model_setup import (
 from langchain_selfinstruct.steps.prompt_loading import default_prompt
 from langchain_selfinstruct.unwrap import is_openai_compatible_server, leaves
 
-__all__ = ["GenerativeStep"]
+__all__ = ["Attempts", "GenerativeStep"]
 
 InputT = TypeVar("InputT")
 OutputT = TypeVar("OutputT")
+
+
+@dataclass(frozen=True)
+class Attempts(Generic[OutputT]):
+    """A step's chain: the first attempt, then up to ``retries`` resamples on a parse error.
+
+    Not ``first.with_fallbacks([resample.with_retry(...)])``: langchain-core's
+    ``RunnableWithFallbacks`` (1.8) hands its own config, not its child config, to the runnable
+    it tries, so the attempts became sibling runs of the step and inherited its ``run_name``.
+    Called inside the step's run, every attempt is a child of it.
+    """
+
+    step: str
+    first: Runnable[dict[str, Any], OutputT]
+    resample: Runnable[dict[str, Any], OutputT]
+    retries: int
+
+    def _chains(self) -> list[Runnable[dict[str, Any], OutputT]]:
+        return [self.first, *[self.resample] * self.retries]
+
+    def invoke(self, variables: dict[str, Any], config: RunnableConfig) -> OutputT:
+        """Run the attempts in turn; raise the last ``OutputParserException`` when all fail."""
+        error: OutputParserException | None = None
+        for chain in self._chains():
+            try:
+                return chain.invoke(variables, config)
+            except OutputParserException as e:
+                error = e
+        assert error is not None  # at least one attempt ran
+        raise error
+
+    async def ainvoke(self, variables: dict[str, Any], config: RunnableConfig) -> OutputT:
+        """Asynchronous :meth:`invoke`."""
+        error: OutputParserException | None = None
+        for chain in self._chains():
+            try:
+                return await chain.ainvoke(variables, config)
+            except OutputParserException as e:
+                error = e
+        assert error is not None  # at least one attempt ran
+        raise error
 
 
 def _from_structured(result: Any, convert: Callable[[Any], OutputT]) -> OutputT:
@@ -160,37 +197,21 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
 
     def _retrying(
         self, attempt: Callable[[Runnable[Any, Any]], Runnable[dict[str, Any], OutputT]]
-    ) -> Runnable[dict[str, Any], OutputT]:
+    ) -> Attempts[OutputT]:
         """``attempt(model)``, resampled up to ``max_retries`` times on unparseable output.
 
         A greedy step (temperature 0, as the paper decodes steps 2 and 3) would only repeat an
         unparseable answer, so its retries sample at :data:`RESAMPLE_SETTINGS` instead.
         """
-        first = attempt(self._model)
-        if self.max_retries == 0:
-            return first.with_config(run_name=self.name)
-        # The retries sit behind a fallback rather than around the first attempt: a fallbacks
-        # wrapper costs less on every call than with_retry's tenacity loop, and most calls parse.
-        retries = attempt(self._resample_model).with_retry(
-            retry_if_exception_type=(OutputParserException,),
-            stop_after_attempt=self.max_retries,
-            wait_exponential_jitter=False,
-        )
-        # Named as a Runnable, not through the config: RunnableWithFallbacks hands its own
-        # config to the runnable it tries, which would then carry the step's name too.
-        return RunnableWithFallbacks(
-            runnable=first,
-            fallbacks=[retries],
-            exceptions_to_handle=(OutputParserException,),
-            name=self.name,
-        )
+        resample = attempt(self._resample_model).with_config(run_name="resample")
+        return Attempts(self.get_name(), attempt(self._model), resample, self.max_retries)
 
     def _text_chain(
         self,
         prompt: BasePromptTemplate[Any],
         parser: BaseOutputParser[OutputT],
         extra_stop: Iterable[str] = (),
-    ) -> Runnable[dict[str, Any], OutputT]:
+    ) -> Attempts[OutputT]:
         """``prompt | model | parser`` with the step's stop sequences, retried on parse errors."""
         stop = list(dict.fromkeys([*self.sampling.stop_for(self._kind), *extra_stop]))
         # Completion models get the stop sequences from CompletionAsMessage; the rest by binding.
@@ -214,7 +235,7 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         prompt: BasePromptTemplate[Any],
         schema: type[BaseModel],
         convert: Callable[[Any], OutputT],
-    ) -> Runnable[dict[str, Any], OutputT]:
+    ) -> Attempts[OutputT]:
         """``prompt | model.with_structured_output(schema) | convert``, retried on parse errors.
 
         OpenAI-compatible servers get ``method="function_calling"``: the OpenAI client's default,
@@ -238,7 +259,7 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         prompt: BasePromptTemplate[Any],
         text: tuple[BaseOutputParser[OutputT], Iterable[str]],
         structured: tuple[type[BaseModel], Callable[[Any], OutputT]],
-    ) -> Runnable[dict[str, Any], OutputT]:
+    ) -> Attempts[OutputT]:
         """The structured chain when the step uses structured output, else the text chain.
 
         Args:
@@ -253,17 +274,29 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
     def _build(self) -> None:
         raise NotImplementedError
 
-    def _route(self, input: InputT) -> tuple[Runnable[dict[str, Any], OutputT], dict[str, Any]]:
+    def _route(self, input: InputT) -> tuple[Attempts[OutputT], dict[str, Any]]:
         raise NotImplementedError
+
+    def _run(
+        self, input: InputT, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> OutputT:
+        chain, variables = self._route(input)
+        return chain.invoke(variables, config)
+
+    async def _arun(
+        self, input: InputT, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
+    ) -> OutputT:
+        chain, variables = self._route(input)
+        return await chain.ainvoke(variables, config)
 
     def invoke(self, input: InputT, config: RunnableConfig | None = None, **kwargs: Any) -> OutputT:
         """Run the step once; raises ``OutputParserException`` when every attempt fails."""
-        chain, variables = self._route(input)
-        return chain.invoke(variables, config)
+        # The step's own run (named by run_name or the step); its config reaches the attempts
+        # as the child config, so they nest under it.
+        return self._call_with_config(self._run, input, config)
 
     async def ainvoke(
         self, input: InputT, config: RunnableConfig | None = None, **kwargs: Any
     ) -> OutputT:
         """Asynchronous :meth:`invoke`."""
-        chain, variables = self._route(input)
-        return await chain.ainvoke(variables, config)
+        return await self._acall_with_config(self._arun, input, config)

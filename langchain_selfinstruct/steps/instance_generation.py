@@ -13,7 +13,7 @@ from pydantic import Field, PrivateAttr, field_validator
 from langchain_selfinstruct.parsers import InstanceList, InstanceParser, instances_from_structured
 from langchain_selfinstruct.presets import PAPER_MAX_INSTANCES
 from langchain_selfinstruct.schema import Instance, Task
-from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.generative import Attempts, GenerativeStep
 from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["InstanceGenerator"]
@@ -59,7 +59,7 @@ class InstanceGenerator(GenerativeStep[Task | Mapping[str, Any], list[Instance]]
         "sampling": "instance_generation",
         "max_instances": "max_instances",
     }
-    _chains: dict[Mode, Runnable[dict[str, Any], list[Instance]]] = PrivateAttr()
+    _chains: dict[Mode, Attempts[list[Instance]]] = PrivateAttr()
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         super().__init__(llm, **kwargs)
@@ -87,7 +87,7 @@ class InstanceGenerator(GenerativeStep[Task | Mapping[str, Any], list[Instance]]
 
     def _route(
         self, input: Task | Mapping[str, Any]
-    ) -> tuple[Runnable[dict[str, Any], list[Instance]], dict[str, Any]]:
+    ) -> tuple[Attempts[list[Instance]], dict[str, Any]]:
         if isinstance(input, Task):
             instruction, is_classification = input.instruction, input.is_classification
         elif isinstance(input, Mapping) and isinstance(input.get("instruction"), str):

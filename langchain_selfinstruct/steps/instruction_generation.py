@@ -15,7 +15,7 @@ from langchain_selfinstruct.parsers import (
     instructions_from_structured,
 )
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.generative import Attempts, GenerativeStep
 from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["InstructionGenerator"]
@@ -59,7 +59,7 @@ class InstructionGenerator(GenerativeStep[Sequence[str | Task], list[str]]):
 
     # Default sampling: the paper's temperature 0.7, top_p 0.5, stop at item 16 (faithful preset).
     _preset_fields: ClassVar[dict[str, str]] = {"sampling": "instruction_generation"}
-    _chain: Runnable[dict[str, Any], list[str]] = PrivateAttr()
+    _chain: Attempts[list[str]] = PrivateAttr()
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         super().__init__(llm, **kwargs)
@@ -75,9 +75,7 @@ class InstructionGenerator(GenerativeStep[Sequence[str | Task], list[str]]):
         structured = (InstructionList, instructions_from_structured)
         self._chain = self._choose_chain(prompt, (parser, ()), structured)
 
-    def _route(
-        self, input: Sequence[str | Task]
-    ) -> tuple[Runnable[dict[str, Any], list[str]], dict[str, Any]]:
+    def _route(self, input: Sequence[str | Task]) -> tuple[Attempts[list[str]], dict[str, Any]]:
         if isinstance(input, str) or not input:
             raise ValueError(
                 "InstructionGenerator expects a non-empty list of example instructions"
