@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
 from langchain_core.runnables import Runnable
-from pydantic import PrivateAttr, field_validator
+from pydantic import BaseModel, PrivateAttr, field_validator
 
 from langchain_selfinstruct.parsers import (
     ClassificationAnswer,
@@ -14,12 +15,13 @@ from langchain_selfinstruct.parsers import (
 )
 from langchain_selfinstruct.schema import Task
 from langchain_selfinstruct.steps.generative import Attempts, GenerativeStep
+from langchain_selfinstruct.steps.inputs import InstructionArgs, ToolDefaults, instruction_of
 from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["ClassificationIdentifier"]
 
 
-class ClassificationIdentifier(GenerativeStep[str | Task, bool]):
+class ClassificationIdentifier(ToolDefaults, GenerativeStep[str | Task | Mapping[str, Any], bool]):
     """Decide whether an instruction describes a classification task (paper §2.2).
 
     Classification tasks (a small, fixed label set) get their instances output-first in step 3.
@@ -45,6 +47,7 @@ class ClassificationIdentifier(GenerativeStep[str | Task, bool]):
 
     # Default sampling: the paper's greedy decoding, 3 tokens, stop at a newline (faithful preset).
     _preset_fields: ClassVar[dict[str, str]] = {"sampling": "classification"}
+    input_args: ClassVar[type[BaseModel]] = InstructionArgs
     _chain: Attempts[bool] = PrivateAttr()
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
@@ -61,8 +64,7 @@ class ClassificationIdentifier(GenerativeStep[str | Task, bool]):
             prompt, (YesNoParser(), ()), (ClassificationAnswer, is_classification_from_structured)
         )
 
-    def _route(self, input: str | Task) -> tuple[Attempts[bool], dict[str, Any]]:
-        instruction = (input.instruction if isinstance(input, Task) else input).strip()
-        if not instruction:
-            raise ValueError("ClassificationIdentifier expects a non-empty instruction")
-        return self._chain, {"instruction": instruction}
+    def _route(
+        self, input: str | Task | Mapping[str, Any]
+    ) -> tuple[Attempts[bool], dict[str, Any]]:
+        return self._chain, {"instruction": instruction_of(input, "ClassificationIdentifier")}
