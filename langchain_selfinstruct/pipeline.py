@@ -14,20 +14,26 @@ import logging
 import os
 import random
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any
 
 from langchain_core.caches import BaseCache
-from langchain_core.callbacks import (
-    AsyncCallbackManagerForChainRun,
-    adispatch_custom_event,
-)
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun
+from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from langchain_selfinstruct._pipeline_io import (
+    PROGRESS_EVENT,
+    LoopState,
+    PipelineInput,
+    once,
+    progress,
+    summarised,
+    target_of,
+)
 from langchain_selfinstruct._sync import iterate_in_thread
 from langchain_selfinstruct.dedup import DuplicateIndex, NearDuplicateIndex, PoolIndex
 from langchain_selfinstruct.errors import RunStoppedError
@@ -74,25 +80,7 @@ __all__ = [
     "SelfInstructPipeline",
 ]
 
-PROGRESS_EVENT = "self_instruct.progress"
 _logger = logging.getLogger(__name__)
-
-
-class PipelineInput(TypedDict):
-    """Input of :class:`SelfInstructPipeline`: how many new tasks to accept."""
-
-    num_instructions: int
-
-
-@dataclass
-class LoopState:
-    """Mutable state of one run: the pool (with its index and sampler), the counters, the budget."""
-
-    pool: Pool
-    budget: Budget
-    stats: RunStats = field(default_factory=RunStats)
-    last_error: Exception | None = None
-    """The last exception a step raised after its retries (``stats.last_error`` describes it)."""
 
 
 class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
@@ -189,6 +177,14 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         )
         return self
 
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        """Pydantic's fields, with the seed pool and other long lists counted, not printed."""
+        return summarised(super().__repr_args__())
+
+    def get_prompts(self, config: RunnableConfig | None = None) -> list[BasePromptTemplate[Any]]:
+        """The prompts of the generative steps: §2.1, §2.2, then §2.3 input- and output-first."""
+        return [*self._generator.get_prompts(), *self._complete.get_prompts()]
+
     @property
     def resolved_model_name(self) -> str:
         """The model name written to provenance and settings."""
@@ -234,7 +230,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     async def _astream_with_stop(
         self, input: PipelineInput, config: RunnableConfig | None, stop: threading.Event
     ) -> AsyncIterator[list[Task]]:
-        target = _target_of(input)
+        target = target_of(input)
         state = self.new_state()
         state.budget.stop = stop
         accepted: list[Task] = []
@@ -254,7 +250,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                     message = self._stop_detail(state.stats, target)
                     raise RunStoppedError(message, state.stats, accepted) from state.last_error
 
-        async for chunk in self._atransform_stream_with_config(_once(input), transform, config):
+        async for chunk in self._atransform_stream_with_config(once(input), transform, config):
             yield chunk
 
     # -- output directory ---------------------------------------------------------------------
@@ -336,7 +332,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         async with aclosing(scheduler.run()) as scheduled:
             async for event in scheduled:
                 if isinstance(event, RoundFinished):
-                    await _progress(state.stats, target, config)
+                    await progress(state.stats, target, config)
                 yield event
         state.last_error = scheduler.last_error
         if short_of_target(state.stats):
@@ -370,24 +366,3 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         )
         # The pool adds kept texts to the index itself, after recording their mean similarity.
         return instruction_filter.model_copy(update={"update_index": False, "index": index})
-
-
-def _target_of(input: PipelineInput | Mapping[str, Any] | int) -> int:
-    value = input if isinstance(input, int) else input.get("num_instructions")
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"num_instructions must be a positive integer, got {value!r}")
-    return value
-
-
-async def _once(value: PipelineInput) -> AsyncIterator[PipelineInput]:
-    yield value
-
-
-async def _progress(stats: RunStats, target: int, config: RunnableConfig) -> None:
-    try:
-        await adispatch_custom_event(
-            PROGRESS_EVENT, {"target": target, **stats.to_dict()}, config=config
-        )
-    except RuntimeError:
-        # Outside a traced run (no parent run id) there is nobody to tell.
-        return

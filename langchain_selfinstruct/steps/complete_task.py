@@ -11,6 +11,7 @@ from typing import Any, TypeVar
 
 from langchain_core.caches import BaseCache
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
+from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict, PrivateAttr
 
@@ -86,6 +87,10 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
         self._classifier = ClassificationIdentifier(classify_llm, preset=preset)
         self._instances = InstanceGenerator(with_cache(self.llm, False), preset=preset)
         self._filter = self.instance_filter or InstanceFilter(max_instances=preset.max_instances)
+
+    def get_prompts(self, config: RunnableConfig | None = None) -> list[BasePromptTemplate[Any]]:
+        """The prompts of classification (§2.2) and instance generation (§2.3)."""
+        return [*self._classifier.get_prompts(), *self._instances.get_prompts()]
 
     def invoke(
         self, input: str | Task, config: RunnableConfig | None = None, **kwargs: Any

@@ -132,6 +132,7 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
     _model: Runnable[Any, Any] = PrivateAttr()
     _resample_model: Runnable[Any, Any] = PrivateAttr()
     _applied: dict[str, Any] = PrivateAttr()
+    _prompts: list[BasePromptTemplate[Any]] = PrivateAttr(default_factory=list)
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         kwargs["llm"] = llm
@@ -267,9 +268,18 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
             text: The parser and the extra stop sequences of the text chain.
             structured: The schema and the converter of the structured chain.
         """
+        self._prompts.append(prompt)
         if self._use_structured:
             return self._structured_chain(prompt, *structured)
         return self._text_chain(prompt, *text)
+
+    def get_prompts(self, config: RunnableConfig | None = None) -> list[BasePromptTemplate[Any]]:
+        """The prompt templates the step fills in (the chat or completion variant in use).
+
+        ``Runnable.get_prompts`` looks for them in ``get_graph()``, which shows the step as one
+        node; the chains are built per prompt, so the step lists them itself.
+        """
+        return list(self._prompts)
 
     def _build(self) -> None:
         raise NotImplementedError
