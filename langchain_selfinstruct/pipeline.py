@@ -167,10 +167,12 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                 "pass prices={name: (usd_in_per_1m, usd_out_per_1m)} or drop max_cost"
             )
         self._secrets = model_secrets(self.llm)
-        # A global LLM cache would hand back the same "new" instructions every round.
-        self._generator = InstructionGenerator(with_cache(self.llm, False), preset=self.preset)
+        # One uncached model for every step (the steps never use a global LLM cache): steps
+        # whose sampling fields differ get their own copies of it, the others share this one.
+        llm = with_cache(self.llm, False)
+        self._generator = InstructionGenerator(llm, preset=self.preset)
         self._complete = CompleteTask(
-            self.llm,
+            llm,
             preset=self.preset,
             instance_filter=self.instance_filter,
             classification_cache=self.classification_cache,

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from langchain_core.caches import BaseCache
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel, PrivateAttr, field_validator
 
@@ -45,6 +46,11 @@ class ClassificationIdentifier(ToolDefaults, GenerativeStep[str | Task | Mapping
     """Prompt override (a template or a path to an f-string template file) using
     ``{instruction}``; default the shipped ``classification.<chat|completion>.txt``."""
 
+    cache: BaseCache | None = None
+    """Cache for the greedy first answer, whose prompt always gets the same answer; resamples
+    after an unparseable one are never cached. Default ``None``: no cache, not even a global
+    LLM cache."""
+
     # Default sampling: the paper's greedy decoding, 3 tokens, stop at a newline (faithful preset).
     _preset_fields: ClassVar[dict[str, str]] = {"sampling": "classification"}
     input_args: ClassVar[type[BaseModel]] = InstructionArgs
@@ -57,6 +63,9 @@ class ClassificationIdentifier(ToolDefaults, GenerativeStep[str | Task | Mapping
     @classmethod
     def _check_prompt(cls, value: object) -> object:
         return coerce_prompt(value, required=("instruction",), allowed=("instruction",))
+
+    def _first_attempt_cache(self) -> BaseCache | None:
+        return self.cache
 
     def _build(self) -> None:
         prompt = self._template(self.prompt, "classification")

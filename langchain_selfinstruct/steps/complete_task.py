@@ -21,7 +21,6 @@ from langchain_selfinstruct.steps.classification import ClassificationIdentifier
 from langchain_selfinstruct.steps.filter_results import InstanceFilterResult
 from langchain_selfinstruct.steps.instance_filter import InstanceFilter
 from langchain_selfinstruct.steps.instance_generation import InstanceGenerator
-from langchain_selfinstruct.steps.model_setup import with_cache
 
 __all__ = ["CompleteTask", "StepFailedError"]
 
@@ -83,9 +82,10 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
         """Build the three steps."""
         super().model_post_init(context)
         preset = self.preset
-        classify_llm = with_cache(self.llm, self.classification_cache or False)
-        self._classifier = ClassificationIdentifier(classify_llm, preset=preset)
-        self._instances = InstanceGenerator(with_cache(self.llm, False), preset=preset)
+        self._classifier = ClassificationIdentifier(
+            self.llm, preset=preset, cache=self.classification_cache
+        )
+        self._instances = InstanceGenerator(self.llm, preset=preset)
         self._filter = self.instance_filter or InstanceFilter(max_instances=preset.max_instances)
 
     def get_prompts(self, config: RunnableConfig | None = None) -> list[BasePromptTemplate[Any]]:

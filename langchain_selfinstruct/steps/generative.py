@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+from langchain_core.caches import BaseCache
 from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseLLM
@@ -32,6 +33,7 @@ from langchain_selfinstruct.steps.model_setup import (
     configure_model,
     resolve_prompt_kind,
     supports_structured_output,
+    with_cache,
 )
 from langchain_selfinstruct.steps.prompt_loading import default_prompt
 from langchain_selfinstruct.unwrap import is_openai_compatible_server, leaves
@@ -161,12 +163,20 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         if self._use_structured:
             # A token cap sized for a one-word answer would cut the JSON of a tool call.
             settings.pop("max_tokens", None)
-        self._model, self._applied = configure_model(self.llm, settings)
-        self._resample_model = self._model
+        # Never the global LLM cache (with_cache copies a model only when its setting differs).
+        uncached = with_cache(self.llm, False)
+        cache = self._first_attempt_cache()
+        first = with_cache(self.llm, cache) if cache is not None else uncached
+        self._model, self._applied = configure_model(first, settings)
+        self._resample_model, _ = configure_model(uncached, settings)
         if settings.get("temperature") == 0 and self.max_retries:
             resample = {**settings, **RESAMPLE_SETTINGS}
-            self._resample_model, _ = configure_model(self.llm, resample)
+            self._resample_model, _ = configure_model(uncached, resample)
         self._build()
+
+    def _first_attempt_cache(self) -> BaseCache | None:
+        """The cache of the first attempt (resamples are never cached); ``None``: no cache."""
+        return None
 
     def _resolve_structured(self) -> bool:
         if self.structured == "auto":
