@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PRICES",
+    "FALLBACK_EVENT",
     "UNKNOWN_COST",
     "RunStats",
     "UsageTracker",
@@ -30,6 +31,10 @@ __all__ = [
     "price_for",
     "with_handler",
 ]
+
+FALLBACK_EVENT = "self_instruct.fallback"
+"""Custom event a step dispatches when it falls back: ``{"kind": "text_parser"}`` (a structured
+step read a text answer with the text parser) or ``{"kind": "resample"}`` (it asked again)."""
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -107,6 +112,8 @@ class RunStats:
     """Rejections by reason (``near_duplicate``, ``instance:empty_output``, ...)."""
     failures: Counter[str] = field(default_factory=Counter)
     """Steps that failed after their retries, by step name."""
+    fallbacks: Counter[str] = field(default_factory=Counter)
+    """Fallbacks taken by the steps: ``text_parser`` and ``resample`` (see FALLBACK_EVENT)."""
     surplus: int = 0
     """Instructions that passed the filter but were not needed to reach the target."""
     prompt_tokens: int = 0
@@ -143,6 +150,7 @@ class RunStats:
             "instances_kept": self.instances_kept,
             "rejected": dict(sorted(self.rejected.items())),
             "failures": dict(sorted(self.failures.items())),
+            "fallbacks": dict(sorted(self.fallbacks.items())),
             "surplus": self.surplus,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -223,6 +231,7 @@ class UsageTracker(BaseCallbackHandler):
         self.completion_tokens = 0
         self.calls = 0
         self.errors = 0
+        self.fallbacks: Counter[str] = Counter()
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         """Add the usage of one finished model call."""
@@ -238,6 +247,12 @@ class UsageTracker(BaseCallbackHandler):
             return
         with self._lock:
             self.errors += 1
+
+    def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+        """Count a step's fallback (:data:`FALLBACK_EVENT`)."""
+        if name == FALLBACK_EVENT and isinstance(data, dict):
+            with self._lock:
+                self.fallbacks[str(data.get("kind"))] += 1
 
     @property
     def ignore_chain(self) -> bool:

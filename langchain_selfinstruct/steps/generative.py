@@ -15,7 +15,12 @@ from functools import partial
 from typing import Any, ClassVar, Generic, Literal, TypeVar
 
 from langchain_core.caches import BaseCache
-from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForChainRun,
+    CallbackManagerForChainRun,
+    adispatch_custom_event,
+    dispatch_custom_event,
+)
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseLLM
 from langchain_core.messages import BaseMessage
@@ -24,8 +29,10 @@ from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSerializable
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from langchain_selfinstruct.errors import ModelConfigError
 from langchain_selfinstruct.parsers import StopCutParser
 from langchain_selfinstruct.presets import Preset, PromptKind, SamplingParams, get_preset
+from langchain_selfinstruct.stats import FALLBACK_EVENT
 from langchain_selfinstruct.steps.completion_call import completions_as_messages
 from langchain_selfinstruct.steps.model_setup import (
     RESAMPLE_SETTINGS,
@@ -59,6 +66,8 @@ class Attempts(Generic[OutputT]):
     resample: Runnable[dict[str, Any], OutputT]
     retries: int
 
+    _event: ClassVar[dict[str, str]] = {"kind": "resample"}
+
     def _chains(self) -> list[Runnable[dict[str, Any], OutputT]]:
         return [self.first, *[self.resample] * self.retries]
 
@@ -66,6 +75,8 @@ class Attempts(Generic[OutputT]):
         """Run the attempts in turn; raise the last ``OutputParserException`` when all fail."""
         error: OutputParserException | None = None
         for chain in self._chains():
+            if error is not None:
+                dispatch_custom_event(FALLBACK_EVENT, self._event, config=config)
             try:
                 return chain.invoke(variables, config)
             except OutputParserException as e:
@@ -77,6 +88,8 @@ class Attempts(Generic[OutputT]):
         """Asynchronous :meth:`invoke`."""
         error: OutputParserException | None = None
         for chain in self._chains():
+            if error is not None:
+                await adispatch_custom_event(FALLBACK_EVENT, self._event, config=config)
             try:
                 return await chain.ainvoke(variables, config)
             except OutputParserException as e:
@@ -85,18 +98,35 @@ class Attempts(Generic[OutputT]):
         raise error
 
 
-def _from_structured(result: Any, convert: Callable[[Any], OutputT]) -> OutputT:
-    """Convert ``with_structured_output(..., include_raw=True)`` output, raising on failure."""
-    if isinstance(result, dict) and {"raw", "parsed", "parsing_error"} <= result.keys():
-        raw = result["raw"]
-        raw_text = str(raw.text) if isinstance(raw, BaseMessage) else str(raw)
-        if result["parsing_error"] is not None:
-            error = result["parsing_error"]
-            raise OutputParserException(f"invalid structured output: {error}", llm_output=raw_text)
-        if result["parsed"] is None:
-            raise OutputParserException("the model returned no structured output", raw_text)
-        result = result["parsed"]
-    return convert(result)
+def _from_structured(
+    result: Any,
+    config: RunnableConfig,
+    convert: Callable[[Any], OutputT],
+    parser: BaseOutputParser[OutputT],
+) -> OutputT:
+    """Convert ``with_structured_output(..., include_raw=True)`` output, raising on failure.
+
+    A model that answered in text instead of a tool call is read by the text parser from the
+    same answer (counted as a ``text_parser`` fallback) before the step resamples.
+    """
+    if not (isinstance(result, dict) and {"raw", "parsed", "parsing_error"} <= result.keys()):
+        return convert(result)
+    if result["parsing_error"] is None and result["parsed"] is not None:
+        return convert(result["parsed"])
+    raw = result["raw"]
+    raw_text = str(raw.text) if isinstance(raw, BaseMessage) else str(raw)
+    problem = (
+        f"invalid structured output: {result['parsing_error']}"
+        if result["parsing_error"] is not None
+        else "the model returned no structured output"
+    )
+    if raw_text.strip():
+        dispatch_custom_event(FALLBACK_EVENT, {"kind": "text_parser"}, config=config)
+        try:
+            return parser.parse(raw_text)
+        except OutputParserException as e:
+            problem = f"{problem}, and its text did not parse either: {e}"
+    raise OutputParserException(problem, llm_output=raw_text)
 
 
 class GenerativeStep(RunnableSerializable[InputT, OutputT]):
@@ -158,9 +188,24 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         """Resolve the prompt kind and structured mode, configure the model, build the chains."""
         super().model_post_init(context)
         self._kind = resolve_prompt_kind(self.llm, self.prompt_style)
-        self._use_structured = self._resolve_structured()
+        structured = self._resolve_structured()
+        try:
+            self._setup(structured)
+        except NotImplementedError as e:
+            # A chat model that overrides bind_tools only to refuse it: under "auto" that is
+            # "no structured output", so prompt + parser; asked for explicitly, it is an error.
+            if not structured or self.structured is True:
+                raise ModelConfigError(
+                    f"{type(self.llm).__name__} does not implement structured output "
+                    "(with_structured_output / bind_tools); pass structured=False"
+                ) from e
+            self._setup(False)
+
+    def _setup(self, structured: bool) -> None:
+        self._use_structured = structured
+        self._prompts = []
         settings = self.sampling.model_settings(self._kind)
-        if self._use_structured:
+        if structured:
             # A token cap sized for a one-word answer would cut the JSON of a tool call.
             settings.pop("max_tokens", None)
         # Never the global LLM cache (with_cache copies a model only when its setting differs).
@@ -182,7 +227,12 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         if self.structured == "auto":
             return self._kind == "chat" and supports_structured_output(self.llm)
         if self.structured and not hasattr(self.llm, "with_structured_output"):
-            raise ValueError(f"{type(self.llm).__name__} has no with_structured_output")
+            raise ModelConfigError(f"{type(self.llm).__name__} has no with_structured_output")
+        if self.structured and self._kind == "completion":
+            raise ModelConfigError(
+                f"{type(self.llm).__name__} is a completion model: structured output needs a chat "
+                "model with tool calling; pass structured=False or 'auto'"
+            )
         return self.structured
 
     @property
@@ -246,8 +296,11 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         prompt: BasePromptTemplate[Any],
         schema: type[BaseModel],
         convert: Callable[[Any], OutputT],
+        parser: BaseOutputParser[OutputT],
     ) -> Attempts[OutputT]:
         """``prompt | model.with_structured_output(schema) | convert``, retried on parse errors.
+
+        ``parser`` reads an answer given as text instead of a tool call.
 
         OpenAI-compatible servers get ``method="function_calling"``: the OpenAI client's default,
         ``response_format`` of type ``json_schema``, is refused by some (llama.cpp's server).
@@ -255,7 +308,9 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         options: dict[str, Any] = {"include_raw": True}
         if is_openai_compatible_server(self._model):
             options["method"] = "function_calling"
-        converter = RunnableLambda(partial(_from_structured, convert=convert), name="convert")
+        converter = RunnableLambda(
+            partial(_from_structured, convert=convert, parser=parser), name="convert"
+        )
 
         def attempt(model: Runnable[Any, Any]) -> Runnable[dict[str, Any], OutputT]:
             structured: Runnable[Any, Any] = model.with_structured_output(  # type: ignore[attr-defined]
@@ -280,7 +335,7 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         """
         self._prompts.append(prompt)
         if self._use_structured:
-            return self._structured_chain(prompt, *structured)
+            return self._structured_chain(prompt, *structured, text[0])
         return self._text_chain(prompt, *text)
 
     def get_prompts(self, config: RunnableConfig | None = None) -> list[BasePromptTemplate[Any]]:

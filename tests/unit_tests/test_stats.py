@@ -179,6 +179,7 @@ def test_run_stats_to_dict_is_plain_sorted_json() -> None:
         "instances_kept",
         "rejected",
         "failures",
+        "fallbacks",
         "surplus",
         "prompt_tokens",
         "completion_tokens",
