@@ -56,6 +56,10 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
 
             result = InstructionFilter(index=pool_index).invoke(candidates)
             result.kept, result.stats["dropped_near_duplicate"]
+
+    The result is a pydantic model, not a dict, so LCEL's ``.pick`` and ``.assign`` need it as
+    one first: ``InstructionFilter() | (lambda r: r.model_dump())``, or take a field directly
+    with ``InstructionFilter() | (lambda r: r.kept)``.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
