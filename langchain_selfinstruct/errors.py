@@ -41,12 +41,13 @@ class RunStoppedError(RuntimeError):
         self.tasks = list(tasks)
 
 
-def _chain(error: BaseException) -> list[BaseException]:
+def _chain(error: BaseException, *, implicit: bool = True) -> list[BaseException]:
     seen: list[BaseException] = []
     current: BaseException | None = error
     while current is not None and current not in seen:
         seen.append(current)
-        current = current.__cause__ or current.__context__
+        context = current.__context__ if implicit and not current.__suppress_context__ else None
+        current = current.__cause__ or context
     return seen
 
 
@@ -65,8 +66,13 @@ def is_fatal_model_error(error: BaseException) -> bool:
 
 
 def describe_error(error: BaseException, secrets: Sequence[str] = ()) -> str:
-    """``Type: first line`` of the innermost cause of ``error``, with ``secrets`` redacted."""
-    root = _chain(error)[-1]
+    """``Type: first line`` of the innermost cause of ``error``, with ``secrets`` redacted.
+
+    Only explicit causes (``raise ... from``) are followed, as our step wrappers set them: the
+    exception being handled when another was raised is an implementation detail (an SDK's
+    ``AuthenticationError`` over the HTTP client's error).
+    """
+    root = _chain(error, implicit=False)[-1]
     lines = str(root).splitlines()
     message = f"{type(root).__name__}: {lines[0]}" if lines else type(root).__name__
     for secret in secrets:
