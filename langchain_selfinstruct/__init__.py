@@ -10,7 +10,7 @@ from importlib import metadata
 
 from langchain_selfinstruct.dedup import NearDuplicateIndex, rouge_l
 from langchain_selfinstruct.embedded import embedded_model_path, load_embedded_model
-from langchain_selfinstruct.errors import ModelConfigError
+from langchain_selfinstruct.errors import ModelConfigError, RunStoppedError
 from langchain_selfinstruct.fake import FakeSelfInstructLLM
 from langchain_selfinstruct.judges import CurationRule, TaskReviewer
 from langchain_selfinstruct.models import model_name, resolve_model
@@ -52,6 +52,7 @@ __all__ = [
     "NumberedListParser",
     "Preset",
     "RunStats",
+    "RunStoppedError",
     "RunSummary",
     "SamplingParams",
     "SelfInstructPipeline",

@@ -10,27 +10,33 @@ and joins the pool. :class:`SelfInstructPipeline` wires the steps; the loop itse
 
 from __future__ import annotations
 
+import logging
 import os
 import random
 import threading
-from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterator, Mapping, Sequence
+from collections.abc import AsyncGenerator, AsyncIterator, Callable, Iterable, Iterator, Sequence
 from contextlib import aclosing
-from dataclasses import dataclass, field
-from typing import Any, TypedDict
+from typing import Any
 
 from langchain_core.caches import BaseCache
-from langchain_core.callbacks import (
-    AsyncCallbackManagerForChainRun,
-    BaseCallbackManager,
-    Callbacks,
-    adispatch_custom_event,
-)
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun
+from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from langchain_selfinstruct._pipeline_io import (
+    PROGRESS_EVENT,
+    LoopState,
+    PipelineInput,
+    once,
+    progress,
+    summarised,
+    target_of,
+)
 from langchain_selfinstruct._sync import iterate_in_thread
 from langchain_selfinstruct.dedup import DuplicateIndex, NearDuplicateIndex, PoolIndex
+from langchain_selfinstruct.errors import RunStoppedError
 from langchain_selfinstruct.loop import (
     Accepted,
     Budget,
@@ -46,9 +52,15 @@ from langchain_selfinstruct.models import model_name as describe_model
 from langchain_selfinstruct.models import model_secrets
 from langchain_selfinstruct.presets import PresetOrName, get_preset
 from langchain_selfinstruct.resources import load_seed_tasks
-from langchain_selfinstruct.runner import RunSummary, arun_to_directory, run_to_directory
+from langchain_selfinstruct.runner import (
+    RunSummary,
+    arun_to_directory,
+    describe_stop,
+    run_to_directory,
+    short_of_target,
+)
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.stats import RunStats, UsageTracker, price_for
+from langchain_selfinstruct.stats import RunStats, price_for, with_handler
 from langchain_selfinstruct.steps import (
     CompleteTask,
     InstanceFilter,
@@ -69,22 +81,7 @@ __all__ = [
     "SelfInstructPipeline",
 ]
 
-PROGRESS_EVENT = "self_instruct.progress"
-
-
-class PipelineInput(TypedDict):
-    """Input of :class:`SelfInstructPipeline`: how many new tasks to accept."""
-
-    num_instructions: int
-
-
-@dataclass
-class LoopState:
-    """Mutable state of one run: the pool (with its index and sampler), the counters, the budget."""
-
-    pool: Pool
-    budget: Budget
-    stats: RunStats = field(default_factory=RunStats)
+_logger = logging.getLogger(__name__)
 
 
 class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
@@ -174,16 +171,26 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                 "pass prices={name: (usd_in_per_1m, usd_out_per_1m)} or drop max_cost"
             )
         self._secrets = model_secrets(self.llm)
-        # A global LLM cache would hand back the same "new" instructions every round.
-        self._generator = InstructionGenerator(with_cache(self.llm, False), preset=self.preset)
+        # One uncached model for every step (the steps never use a global LLM cache): steps
+        # whose sampling fields differ get their own copies of it, the others share this one.
+        llm = with_cache(self.llm, False)
+        self._generator = InstructionGenerator(llm, preset=self.preset)
         self._complete = CompleteTask(
-            self.llm,
+            llm,
             preset=self.preset,
             instance_filter=self.instance_filter,
             classification_cache=self.classification_cache,
             judged_rule=self.judged_rule,
         )
         return self
+
+    def __repr_args__(self) -> Iterable[tuple[str | None, Any]]:
+        """Pydantic's fields, with the seed pool and other long lists counted, not printed."""
+        return summarised(super().__repr_args__())
+
+    def get_prompts(self, config: RunnableConfig | None = None) -> list[BasePromptTemplate[Any]]:
+        """The prompts of the generative steps: §2.1, §2.2, then §2.3 input- and output-first."""
+        return [*self._generator.get_prompts(), *self._complete.get_prompts()]
 
     @property
     def resolved_model_name(self) -> str:
@@ -230,9 +237,10 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     async def _astream_with_stop(
         self, input: PipelineInput, config: RunnableConfig | None, stop: threading.Event
     ) -> AsyncIterator[list[Task]]:
-        target = _target_of(input)
+        target = target_of(input)
         state = self.new_state()
         state.budget.stop = stop
+        accepted: list[Task] = []
 
         async def transform(
             inputs: AsyncIterator[PipelineInput],
@@ -242,9 +250,14 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             async for _ in inputs:
                 async for event in self.events(target, state, config):
                     if isinstance(event, Accepted):
+                        accepted.append(event.task)
                         yield [event.task]
+                if short_of_target(state.stats):
+                    # An empty or short list is not a result: say why, with what the model raised.
+                    message = self._stop_detail(state.stats, target)
+                    raise RunStoppedError(message, state.stats, accepted) from state.last_error
 
-        async for chunk in self._atransform_stream_with_config(_once(input), transform, config):
+        async for chunk in self._atransform_stream_with_config(once(input), transform, config):
             yield chunk
 
     # -- output directory ---------------------------------------------------------------------
@@ -303,7 +316,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             (``aclose``) cancels the work in flight.
         """
         config = ensure_config(config)
-        config["callbacks"] = _with_handler(config.get("callbacks"), state.budget.usage)
+        config["callbacks"] = with_handler(config.get("callbacks"), state.budget.usage)
         provenance = {
             "model": self.resolved_model_name,
             "model_params": self.preset.instruction_generation.model_dump(exclude_none=True),
@@ -320,13 +333,22 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             width=self.max_concurrency,
             max_stalled_rounds=self.max_stalled_rounds,
             machine_count=len(state.pool.machine),
+            secrets=self._secrets,
         )
         # aclosing: leaving early must cancel the scheduler's work now, not when it is collected.
         async with aclosing(scheduler.run()) as scheduled:
             async for event in scheduled:
                 if isinstance(event, RoundFinished):
-                    await _progress(state.stats, target, config)
+                    await progress(state.stats, target, config)
                 yield event
+        state.last_error = scheduler.last_error
+        if short_of_target(state.stats):
+            _logger.warning("run stopped short: %s", self._stop_detail(state.stats, target))
+
+    def _stop_detail(self, stats: RunStats, target: int) -> str:
+        return describe_stop(
+            stats, total=stats.accepted, target=target, max_stalled_rounds=self.max_stalled_rounds
+        )
 
     def _price(self) -> tuple[float, float] | None:
         return price_for(self.resolved_model_name, self.prices)
@@ -351,34 +373,3 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         )
         # The pool adds kept texts to the index itself, after recording their mean similarity.
         return instruction_filter.model_copy(update={"update_index": False, "index": index})
-
-
-def _target_of(input: PipelineInput | Mapping[str, Any] | int) -> int:
-    value = input if isinstance(input, int) else input.get("num_instructions")
-    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"num_instructions must be a positive integer, got {value!r}")
-    return value
-
-
-async def _once(value: PipelineInput) -> AsyncIterator[PipelineInput]:
-    yield value
-
-
-def _with_handler(callbacks: Callbacks, handler: UsageTracker) -> Callbacks:
-    if callbacks is None:
-        return [handler]
-    if isinstance(callbacks, list):
-        return [*callbacks, handler]
-    manager: BaseCallbackManager = callbacks.copy()
-    manager.add_handler(handler, inherit=True)
-    return manager
-
-
-async def _progress(stats: RunStats, target: int, config: RunnableConfig) -> None:
-    try:
-        await adispatch_custom_event(
-            PROGRESS_EVENT, {"target": target, **stats.to_dict()}, config=config
-        )
-    except RuntimeError:
-        # Outside a traced run (no parent run id) there is nobody to tell.
-        return

@@ -31,10 +31,12 @@ __all__ = [
     "SUCCESS_STOP_REASONS",
     "RunSummary",
     "arun_to_directory",
+    "describe_stop",
     "exit_code_for",
     "interrupted_message",
     "run_settings",
     "run_to_directory",
+    "short_of_target",
 ]
 
 SETTINGS_FORMAT = 1
@@ -44,7 +46,7 @@ SUCCESS_STOP_REASONS = frozenset({"target", "max_cost", "max_tokens"})
 
 EXIT_CODES: dict[str, int] = {"stalled": 3, "interrupted": 130}
 """Exit code of ``selfinstruct generate`` by stop reason; 0 for :data:`SUCCESS_STOP_REASONS`, 4 for
-any other (a stop on model errors)."""
+any other (``model_error``: a refused key or permission)."""
 
 _EXIT_OTHER = 4
 _BUDGET_OPTIONS = {"max_cost": "--max-cost", "max_tokens": "--max-tokens"}
@@ -80,20 +82,53 @@ class RunSummary:
     @property
     def stop_detail(self) -> str:
         """Why the run stopped, in one line: the reason, the count, and the main cause."""
-        reason = self.stats.stop_reason
-        progress = f"{self.total_tasks} of {self.target} tasks"
-        if reason == "target":
-            return f"reached the target: {progress}"
-        if reason in _BUDGET_OPTIONS:
-            return f"stopped at the {_BUDGET_OPTIONS[reason]} budget: {progress}"
-        if reason == "interrupted":
-            return f"interrupted: {progress}; run the same command again to resume"
-        if reason == "stalled":
-            head = f"stalled: no task accepted in {self.max_stalled_rounds} rounds in a row"
-        else:
-            head = f"stopped because {reason}"
-        cause = _main_cause(self.stats)
-        return f"{head}, {progress}" + (f"; most frequent: {cause}" if cause else "")
+        return describe_stop(
+            self.stats,
+            total=self.total_tasks,
+            target=self.target,
+            max_stalled_rounds=self.max_stalled_rounds,
+        )
+
+
+def describe_stop(
+    stats: RunStats, *, total: int, target: int | None, max_stalled_rounds: int | None
+) -> str:
+    """Why a run stopped, in one line: the reason, the count, the main cause, the last error.
+
+    Args:
+        stats: The run's counters.
+        total: Tasks there are now (resumed plus accepted).
+        target: The target number of tasks.
+        max_stalled_rounds: The stall window, for the wording of a stall.
+
+    Returns:
+        The line ``selfinstruct generate`` prints and ``RunStoppedError`` carries.
+    """
+    reason = stats.stop_reason
+    progress = f"{total} of {target} tasks"
+    if reason == "target":
+        return f"reached the target: {progress}"
+    if reason in _BUDGET_OPTIONS:
+        return f"stopped at the {_BUDGET_OPTIONS[reason]} budget: {progress}"
+    if reason == "interrupted":
+        return f"interrupted: {progress}; run the same command again to resume"
+    if reason == "stalled":
+        head = f"stalled: no task accepted in {max_stalled_rounds} rounds in a row"
+    elif reason == "model_error":
+        head = "model_error: the model refused the credentials or the permission"
+    else:
+        head = f"stopped because {reason}"
+    cause = _main_cause(stats)
+    detail = f"{head}, {progress}" + (f"; most frequent: {cause}" if cause else "")
+    return detail + (f"; last error: {stats.last_error}" if stats.last_error else "")
+
+
+def short_of_target(stats: RunStats) -> bool:
+    """Whether a run stopped for a reason the caller did not ask for (a stall, a model error).
+
+    An interrupt is the caller's own doing (Ctrl-C, leaving a stream) and is not an error.
+    """
+    return stats.stop_reason not in SUCCESS_STOP_REASONS | {"interrupted", None}
 
 
 def exit_code_for(stop_reason: str | None) -> int:

@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from langchain_core.callbacks import BaseCallbackHandler
+from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager, Callbacks
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
@@ -22,13 +22,19 @@ if TYPE_CHECKING:
 
 __all__ = [
     "DEFAULT_PRICES",
+    "FALLBACK_EVENT",
     "UNKNOWN_COST",
     "RunStats",
     "UsageTracker",
     "completion_generation",
     "format_cost",
     "price_for",
+    "with_handler",
 ]
+
+FALLBACK_EVENT = "self_instruct.fallback"
+"""Custom event a step dispatches when it falls back: ``{"kind": "text_parser"}`` (a structured
+step read a text answer with the text parser) or ``{"kind": "resample"}`` (it asked again)."""
 
 DEFAULT_PRICES: dict[str, tuple[float, float]] = {
     "gpt-4o-mini": (0.15, 0.60),
@@ -106,6 +112,8 @@ class RunStats:
     """Rejections by reason (``near_duplicate``, ``instance:empty_output``, ...)."""
     failures: Counter[str] = field(default_factory=Counter)
     """Steps that failed after their retries, by step name."""
+    fallbacks: Counter[str] = field(default_factory=Counter)
+    """Fallbacks taken by the steps: ``text_parser`` and ``resample`` (see FALLBACK_EVENT)."""
     surplus: int = 0
     """Instructions that passed the filter but were not needed to reach the target."""
     prompt_tokens: int = 0
@@ -122,7 +130,11 @@ class RunStats:
     elapsed_s: float = 0.0
     """Wall time of this run in seconds."""
     stop_reason: str | None = None
-    """Why it stopped: ``target``, ``max_cost``, ``max_tokens``, ``stalled`` or ``interrupted``."""
+    """Why it stopped: ``target``, ``max_cost``, ``max_tokens``, ``stalled``, ``model_error`` (a
+    refused key or permission, which no retry fixes) or ``interrupted``."""
+    last_error: str | None = None
+    """The last exception a step raised after its retries, as ``Type: first line`` of its
+    innermost cause, credentials redacted; ``None`` when nothing failed."""
 
     @property
     def total_tokens(self) -> int:
@@ -138,6 +150,7 @@ class RunStats:
             "instances_kept": self.instances_kept,
             "rejected": dict(sorted(self.rejected.items())),
             "failures": dict(sorted(self.failures.items())),
+            "fallbacks": dict(sorted(self.fallbacks.items())),
             "surplus": self.surplus,
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
@@ -147,6 +160,7 @@ class RunStats:
             "cost_usd": self.cost_usd,
             "elapsed_s": round(self.elapsed_s, 3),
             "stop_reason": self.stop_reason,
+            "last_error": self.last_error,
         }
 
 
@@ -217,6 +231,7 @@ class UsageTracker(BaseCallbackHandler):
         self.completion_tokens = 0
         self.calls = 0
         self.errors = 0
+        self.fallbacks: Counter[str] = Counter()
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         """Add the usage of one finished model call."""
@@ -232,6 +247,12 @@ class UsageTracker(BaseCallbackHandler):
             return
         with self._lock:
             self.errors += 1
+
+    def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+        """Count a step's fallback (:data:`FALLBACK_EVENT`)."""
+        if name == FALLBACK_EVENT and isinstance(data, dict):
+            with self._lock:
+                self.fallbacks[str(data.get("kind"))] += 1
 
     @property
     def ignore_chain(self) -> bool:
@@ -262,3 +283,14 @@ def _usage_of(response: LLMResult) -> tuple[int, int]:
         return prompt, completion
     token_usage = (response.llm_output or {}).get("token_usage") or {}
     return int(token_usage.get("prompt_tokens", 0)), int(token_usage.get("completion_tokens", 0))
+
+
+def with_handler(callbacks: Callbacks, handler: UsageTracker) -> Callbacks:
+    """``callbacks`` plus ``handler``, inherited by every child run; the caller's are kept."""
+    if callbacks is None:
+        return [handler]
+    if isinstance(callbacks, list):
+        return [*callbacks, handler]
+    manager: BaseCallbackManager = callbacks.copy()
+    manager.add_handler(handler, inherit=True)
+    return manager

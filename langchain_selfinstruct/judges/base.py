@@ -30,7 +30,7 @@ from pydantic import BaseModel, ConfigDict, field_validator
 from langchain_selfinstruct.judges.verdict import Verdict, VerdictParser
 from langchain_selfinstruct.presets import SamplingParams
 from langchain_selfinstruct.stats import UsageTracker
-from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.generative import Attempts, GenerativeStep
 from langchain_selfinstruct.steps.model_setup import with_cache
 from langchain_selfinstruct.steps.prompt_loading import (
     PromptOverride,
@@ -127,7 +127,7 @@ class JudgeBase(GenerativeStep[InputT, OutputT]):
         parser: VerdictParser,
         schema: type[BaseModel],
         convert: Callable[[Any], dict[str, Verdict]],
-    ) -> Runnable[dict[str, Any], Verdicts]:
+    ) -> Attempts[Verdicts]:
         """The judge's chain: prompt, model, then the verdict parser or the structured schema.
 
         Every judge's chain returns verdicts, whatever the judge's own output type, so the
@@ -138,7 +138,7 @@ class JudgeBase(GenerativeStep[InputT, OutputT]):
 
     def _call(
         self,
-        chain: Runnable[dict[str, Any], Verdicts],
+        chain: Attempts[Verdicts],
         variables: dict[str, Any],
         config: RunnableConfig | None,
     ) -> tuple[Verdicts, CallUsage]:
@@ -148,7 +148,7 @@ class JudgeBase(GenerativeStep[InputT, OutputT]):
 
     async def _acall(
         self,
-        chain: Runnable[dict[str, Any], Verdicts],
+        chain: Attempts[Verdicts],
         variables: dict[str, Any],
         config: RunnableConfig | None,
     ) -> tuple[Verdicts, CallUsage]:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from typing import Any, ClassVar, Literal
 
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr
 
@@ -17,6 +18,7 @@ from langchain_selfinstruct.judges.base import CallUsage, JudgeBase
 from langchain_selfinstruct.judges.verdict import Verdict, VerdictParser
 from langchain_selfinstruct.parsers._text import fail
 from langchain_selfinstruct.schema import Instance, Task
+from langchain_selfinstruct.steps.generative import Attempts
 
 __all__ = [
     "REVIEW_QUESTIONS",
@@ -145,7 +147,7 @@ class TaskReviewer(JudgeBase[Task, TaskReview]):
     prompt_file: ClassVar[str] = "task_review.txt"
     prompt_variables: ClassVar[tuple[str, ...]] = ("instruction", "input", "output")
 
-    _chain: Runnable[dict[str, Any], dict[str, Verdict]] = PrivateAttr()
+    _chain: Attempts[dict[str, Verdict]] = PrivateAttr()
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         super().__init__(llm, **kwargs)
@@ -157,17 +159,27 @@ class TaskReviewer(JudgeBase[Task, TaskReview]):
     def invoke(
         self, input: Task, config: RunnableConfig | None = None, **kwargs: Any
     ) -> TaskReview:
-        """Review every instance of ``input``."""
+        """Review every instance of ``input``, in one run with the judge calls nested under it."""
+        return self._call_with_config(self._review, input, config)
+
+    async def ainvoke(
+        self, input: Task, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> TaskReview:
+        """Async :meth:`invoke`."""
+        return await self._acall_with_config(self._areview, input, config)
+
+    def _review(
+        self, input: Task, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> TaskReview:
         reviews = []
         for index, instance in enumerate(input.instances):
             verdicts, usage = self._call(self._chain, _variables(input, instance), config)
             reviews.append(InstanceReview(instance_index=index, usage=usage, **verdicts))
         return TaskReview(task_id=input.id, instances=reviews)
 
-    async def ainvoke(
-        self, input: Task, config: RunnableConfig | None = None, **kwargs: Any
+    async def _areview(
+        self, input: Task, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
     ) -> TaskReview:
-        """Async :meth:`invoke`."""
         reviews = []
         for index, instance in enumerate(input.instances):
             variables = _variables(input, instance)

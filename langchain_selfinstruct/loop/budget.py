@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import Counter
 from dataclasses import dataclass, field
 
 from langchain_selfinstruct.stats import RunStats, UsageTracker
@@ -36,6 +37,7 @@ class Budget:
         usage = self.usage
         stats.prompt_tokens, stats.completion_tokens = usage.prompt_tokens, usage.completion_tokens
         stats.model_calls, stats.model_errors = usage.calls, usage.errors
+        stats.fallbacks = Counter(usage.fallbacks)
         stats.elapsed_s = time.monotonic() - self.started
         price = self.price
         stats.cost_usd = (

@@ -27,6 +27,7 @@ from collections.abc import AsyncGenerator
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from langchain_selfinstruct.errors import describe_error, is_fatal_model_error
 from langchain_selfinstruct.loop.budget import Budget
 from langchain_selfinstruct.loop.events import LoopEvent, Rejected, RoundFinished
 from langchain_selfinstruct.loop.executor import Executor
@@ -111,6 +112,7 @@ class Scheduler:
         width: Units in flight at once (``max_concurrency``); also the generations in a round.
         max_stalled_rounds: Rounds in a row without an accepted task before the run stops.
         machine_count: Machine tasks in the pool when the run starts.
+        secrets: Credentials to redact from ``stats.last_error``.
     """
 
     def __init__(
@@ -124,6 +126,7 @@ class Scheduler:
         width: int,
         max_stalled_rounds: int,
         machine_count: int,
+        secrets: tuple[str, ...] = (),
     ) -> None:
         self.driver, self.executor, self.budget, self.stats = driver, executor, budget, stats
         self.target, self.width, self.lag = target, width, width
@@ -142,6 +145,9 @@ class Scheduler:
         self.accepted_machine = machine_count
         self.halt: str | None = None
         self.round_accepted, self.stalled, self.unreported = 0, 0, False
+        self.secrets = secrets
+        self.last_error: Exception | None = None
+        """The last failure a unit reported, in arrival order (``stats.last_error`` says it)."""
 
     # -- main loop ----------------------------------------------------------------------------
 
@@ -238,6 +244,8 @@ class Scheduler:
     # -- results ------------------------------------------------------------------------------
 
     def _collect(self, done: WorkDone) -> None:
+        if isinstance(done.result, Exception):
+            self._failed(done.result)
         if isinstance(done.unit, GenerateInstructions):
             self.generations[done.unit.number].done = done
             return
@@ -250,6 +258,14 @@ class Scheduler:
             self.live -= 1
         else:
             self.succeeded += 1
+
+    def _failed(self, error: Exception) -> None:
+        self.last_error = error
+        self.stats.last_error = describe_error(error, self.secrets)
+        if is_fatal_model_error(error):
+            # Every later call would be refused too: launch nothing more, rather than wait out
+            # max_stalled_rounds of refusals. Work in flight still finishes and is counted.
+            self.halt = self.halt or "model_error"
 
     async def _filter_next(self) -> bool:
         """Filter the next generation in order, if its result has arrived."""

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any, ClassVar
 
+from langchain_core.caches import BaseCache
 from langchain_core.runnables import Runnable
-from pydantic import PrivateAttr, field_validator
+from pydantic import BaseModel, PrivateAttr, field_validator
 
 from langchain_selfinstruct.parsers import (
     ClassificationAnswer,
@@ -13,13 +15,14 @@ from langchain_selfinstruct.parsers import (
     is_classification_from_structured,
 )
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.generative import Attempts, GenerativeStep
+from langchain_selfinstruct.steps.inputs import InstructionArgs, ToolDefaults, instruction_of
 from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["ClassificationIdentifier"]
 
 
-class ClassificationIdentifier(GenerativeStep[str | Task, bool]):
+class ClassificationIdentifier(ToolDefaults, GenerativeStep[str | Task | Mapping[str, Any], bool]):
     """Decide whether an instruction describes a classification task (paper §2.2).
 
     Classification tasks (a small, fixed label set) get their instances output-first in step 3.
@@ -43,9 +46,15 @@ class ClassificationIdentifier(GenerativeStep[str | Task, bool]):
     """Prompt override (a template or a path to an f-string template file) using
     ``{instruction}``; default the shipped ``classification.<chat|completion>.txt``."""
 
+    cache: BaseCache | None = None
+    """Cache for the greedy first answer, whose prompt always gets the same answer; resamples
+    after an unparseable one are never cached. Default ``None``: no cache, not even a global
+    LLM cache."""
+
     # Default sampling: the paper's greedy decoding, 3 tokens, stop at a newline (faithful preset).
     _preset_fields: ClassVar[dict[str, str]] = {"sampling": "classification"}
-    _chain: Runnable[dict[str, Any], bool] = PrivateAttr()
+    input_args: ClassVar[type[BaseModel]] = InstructionArgs
+    _chain: Attempts[bool] = PrivateAttr()
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         super().__init__(llm, **kwargs)
@@ -55,14 +64,16 @@ class ClassificationIdentifier(GenerativeStep[str | Task, bool]):
     def _check_prompt(cls, value: object) -> object:
         return coerce_prompt(value, required=("instruction",), allowed=("instruction",))
 
+    def _first_attempt_cache(self) -> BaseCache | None:
+        return self.cache
+
     def _build(self) -> None:
         prompt = self._template(self.prompt, "classification")
         self._chain = self._choose_chain(
             prompt, (YesNoParser(), ()), (ClassificationAnswer, is_classification_from_structured)
         )
 
-    def _route(self, input: str | Task) -> tuple[Runnable[dict[str, Any], bool], dict[str, Any]]:
-        instruction = (input.instruction if isinstance(input, Task) else input).strip()
-        if not instruction:
-            raise ValueError("ClassificationIdentifier expects a non-empty instruction")
-        return self._chain, {"instruction": instruction}
+    def _route(
+        self, input: str | Task | Mapping[str, Any]
+    ) -> tuple[Attempts[bool], dict[str, Any]]:
+        return self._chain, {"instruction": instruction_of(input, "ClassificationIdentifier")}

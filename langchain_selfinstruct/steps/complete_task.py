@@ -10,6 +10,8 @@ from collections.abc import Awaitable
 from typing import Any, TypeVar
 
 from langchain_core.caches import BaseCache
+from langchain_core.callbacks import AsyncCallbackManagerForChainRun, CallbackManagerForChainRun
+from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializable
 from pydantic import ConfigDict, PrivateAttr
 
@@ -20,7 +22,6 @@ from langchain_selfinstruct.steps.filter_results import InstanceFilterResult
 from langchain_selfinstruct.steps.instance_filter import InstanceFilter
 from langchain_selfinstruct.steps.instance_generation import InstanceGenerator
 from langchain_selfinstruct.steps.judged_rule import JudgedInstanceRule, apply_judged_rule
-from langchain_selfinstruct.steps.model_setup import with_cache
 
 __all__ = ["CompleteTask", "StepFailedError"]
 
@@ -59,6 +60,8 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
+    name: str | None = "self_instruct.complete_task"
+    """Run name in callbacks and traces; default ``"self_instruct.complete_task"``."""
     llm: Runnable[Any, Any]
     """The model for classification and instance generation."""
     preset: PresetOrName = get_preset("faithful")
@@ -90,15 +93,33 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
         """Build the three steps."""
         super().model_post_init(context)
         preset = self.preset
-        classify_llm = with_cache(self.llm, self.classification_cache or False)
-        self._classifier = ClassificationIdentifier(classify_llm, preset=preset)
-        self._instances = InstanceGenerator(with_cache(self.llm, False), preset=preset)
+        self._classifier = ClassificationIdentifier(
+            self.llm, preset=preset, cache=self.classification_cache
+        )
+        self._instances = InstanceGenerator(self.llm, preset=preset)
         self._filter = self.instance_filter or InstanceFilter(max_instances=preset.max_instances)
+
+    def get_prompts(self, config: RunnableConfig | None = None) -> list[BasePromptTemplate[Any]]:
+        """The prompts of classification (§2.2) and instance generation (§2.3)."""
+        return [*self._classifier.get_prompts(), *self._instances.get_prompts()]
 
     def invoke(
         self, input: str | Task, config: RunnableConfig | None = None, **kwargs: Any
     ) -> InstanceFilterResult:
         """Classify, generate instances and filter them for one instruction."""
+        # One run for the three steps, so a run_name from with_config names it alone and the
+        # steps' runs nest under it.
+        return self._call_with_config(self._run, input, config)
+
+    async def ainvoke(
+        self, input: str | Task, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> InstanceFilterResult:
+        """Async :meth:`invoke`."""
+        return await self._acall_with_config(self._arun, input, config)
+
+    def _run(
+        self, input: str | Task, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> InstanceFilterResult:
         draft = _draft(input)
         try:
             draft.is_classification = self._classifier.invoke(draft.instruction, config)
@@ -117,10 +138,12 @@ class CompleteTask(RunnableSerializable[str | Task, InstanceFilterResult]):
             raise StepFailedError("judge_instances", e) from e
         return apply_judged_rule(result, hits)
 
-    async def ainvoke(
-        self, input: str | Task, config: RunnableConfig | None = None, **kwargs: Any
+    async def _arun(
+        self,
+        input: str | Task,
+        run_manager: AsyncCallbackManagerForChainRun,
+        config: RunnableConfig,
     ) -> InstanceFilterResult:
-        """Async :meth:`invoke`."""
         draft = _draft(input)
         classified = self._classifier.ainvoke(draft.instruction, config)
         draft.is_classification = await _stage("identify_classification", classified)

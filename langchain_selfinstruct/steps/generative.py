@@ -1,34 +1,38 @@
 """The base of the three generative Self-Instruct steps.
 
 Each step is ``prompt | model | parser`` (or ``prompt | model.with_structured_output(schema) |
-converter``), with resampled retries behind a fallback on
-:class:`~langchain_core.exceptions.OutputParserException`, wrapped in a :class:`GenerativeStep`
-that prepares the prompt variables. The chain's outer run carries the step's name, so traces show
-each step once and no extra run is paid for on every model call.
+converter``), resampled a bounded number of times on
+:class:`~langchain_core.exceptions.OutputParserException`, inside a :class:`GenerativeStep` that
+prepares the prompt variables. The step's own run carries its name (or the caller's
+``run_name``); each attempt is a child run with the prompt, model and parser runs under it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass
 from functools import partial
-from typing import Any, ClassVar, Literal, TypeVar
+from typing import Any, ClassVar, Generic, Literal, TypeVar
 
+from langchain_core.caches import BaseCache
+from langchain_core.callbacks import (
+    AsyncCallbackManagerForChainRun,
+    CallbackManagerForChainRun,
+    adispatch_custom_event,
+    dispatch_custom_event,
+)
 from langchain_core.exceptions import OutputParserException
 from langchain_core.language_models import BaseLLM
 from langchain_core.messages import BaseMessage
 from langchain_core.output_parsers import BaseOutputParser
 from langchain_core.prompts import BasePromptTemplate
-from langchain_core.runnables import (
-    Runnable,
-    RunnableConfig,
-    RunnableLambda,
-    RunnableSerializable,
-    RunnableWithFallbacks,
-)
+from langchain_core.runnables import Runnable, RunnableConfig, RunnableLambda, RunnableSerializable
 from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, model_validator
 
+from langchain_selfinstruct.errors import ModelConfigError
 from langchain_selfinstruct.parsers import StopCutParser
 from langchain_selfinstruct.presets import Preset, PromptKind, SamplingParams, get_preset
+from langchain_selfinstruct.stats import FALLBACK_EVENT
 from langchain_selfinstruct.steps.completion_call import completions_as_messages
 from langchain_selfinstruct.steps.model_setup import (
     RESAMPLE_SETTINGS,
@@ -36,28 +40,93 @@ from langchain_selfinstruct.steps.model_setup import (
     configure_model,
     resolve_prompt_kind,
     supports_structured_output,
+    with_cache,
 )
 from langchain_selfinstruct.steps.prompt_loading import default_prompt
 from langchain_selfinstruct.unwrap import is_openai_compatible_server, leaves
 
-__all__ = ["GenerativeStep"]
+__all__ = ["Attempts", "GenerativeStep"]
 
 InputT = TypeVar("InputT")
 OutputT = TypeVar("OutputT")
 
 
-def _from_structured(result: Any, convert: Callable[[Any], OutputT]) -> OutputT:
-    """Convert ``with_structured_output(..., include_raw=True)`` output, raising on failure."""
-    if isinstance(result, dict) and {"raw", "parsed", "parsing_error"} <= result.keys():
-        raw = result["raw"]
-        raw_text = str(raw.text) if isinstance(raw, BaseMessage) else str(raw)
-        if result["parsing_error"] is not None:
-            error = result["parsing_error"]
-            raise OutputParserException(f"invalid structured output: {error}", llm_output=raw_text)
-        if result["parsed"] is None:
-            raise OutputParserException("the model returned no structured output", raw_text)
-        result = result["parsed"]
-    return convert(result)
+@dataclass(frozen=True)
+class Attempts(Generic[OutputT]):
+    """A step's chain: the first attempt, then up to ``retries`` resamples on a parse error.
+
+    Not ``first.with_fallbacks([resample.with_retry(...)])``: langchain-core's
+    ``RunnableWithFallbacks`` (1.8) hands its own config, not its child config, to the runnable
+    it tries, so the attempts became sibling runs of the step and inherited its ``run_name``.
+    Called inside the step's run, every attempt is a child of it.
+    """
+
+    step: str
+    first: Runnable[dict[str, Any], OutputT]
+    resample: Runnable[dict[str, Any], OutputT]
+    retries: int
+
+    _event: ClassVar[dict[str, str]] = {"kind": "resample"}
+
+    def _chains(self) -> list[Runnable[dict[str, Any], OutputT]]:
+        return [self.first, *[self.resample] * self.retries]
+
+    def invoke(self, variables: dict[str, Any], config: RunnableConfig) -> OutputT:
+        """Run the attempts in turn; raise the last ``OutputParserException`` when all fail."""
+        error: OutputParserException | None = None
+        for chain in self._chains():
+            if error is not None:
+                dispatch_custom_event(FALLBACK_EVENT, self._event, config=config)
+            try:
+                return chain.invoke(variables, config)
+            except OutputParserException as e:
+                error = e
+        assert error is not None  # at least one attempt ran
+        raise error
+
+    async def ainvoke(self, variables: dict[str, Any], config: RunnableConfig) -> OutputT:
+        """Asynchronous :meth:`invoke`."""
+        error: OutputParserException | None = None
+        for chain in self._chains():
+            if error is not None:
+                await adispatch_custom_event(FALLBACK_EVENT, self._event, config=config)
+            try:
+                return await chain.ainvoke(variables, config)
+            except OutputParserException as e:
+                error = e
+        assert error is not None  # at least one attempt ran
+        raise error
+
+
+def _from_structured(
+    result: Any,
+    config: RunnableConfig,
+    convert: Callable[[Any], OutputT],
+    parser: BaseOutputParser[OutputT],
+) -> OutputT:
+    """Convert ``with_structured_output(..., include_raw=True)`` output, raising on failure.
+
+    A model that answered in text instead of a tool call is read by the text parser from the
+    same answer (counted as a ``text_parser`` fallback) before the step resamples.
+    """
+    if not (isinstance(result, dict) and {"raw", "parsed", "parsing_error"} <= result.keys()):
+        return convert(result)
+    if result["parsing_error"] is None and result["parsed"] is not None:
+        return convert(result["parsed"])
+    raw = result["raw"]
+    raw_text = str(raw.text) if isinstance(raw, BaseMessage) else str(raw)
+    problem = (
+        f"invalid structured output: {result['parsing_error']}"
+        if result["parsing_error"] is not None
+        else "the model returned no structured output"
+    )
+    if raw_text.strip():
+        dispatch_custom_event(FALLBACK_EVENT, {"kind": "text_parser"}, config=config)
+        try:
+            return parser.parse(raw_text)
+        except OutputParserException as e:
+            problem = f"{problem}, and its text did not parse either: {e}"
+    raise OutputParserException(problem, llm_output=raw_text)
 
 
 class GenerativeStep(RunnableSerializable[InputT, OutputT]):
@@ -95,6 +164,7 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
     _model: Runnable[Any, Any] = PrivateAttr()
     _resample_model: Runnable[Any, Any] = PrivateAttr()
     _applied: dict[str, Any] = PrivateAttr()
+    _prompts: list[BasePromptTemplate[Any]] = PrivateAttr(default_factory=list)
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         kwargs["llm"] = llm
@@ -118,23 +188,51 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         """Resolve the prompt kind and structured mode, configure the model, build the chains."""
         super().model_post_init(context)
         self._kind = resolve_prompt_kind(self.llm, self.prompt_style)
-        self._use_structured = self._resolve_structured()
+        structured = self._resolve_structured()
+        try:
+            self._setup(structured)
+        except NotImplementedError as e:
+            # A chat model that overrides bind_tools only to refuse it: under "auto" that is
+            # "no structured output", so prompt + parser; asked for explicitly, it is an error.
+            if not structured or self.structured is True:
+                raise ModelConfigError(
+                    f"{type(self.llm).__name__} does not implement structured output "
+                    "(with_structured_output / bind_tools); pass structured=False"
+                ) from e
+            self._setup(False)
+
+    def _setup(self, structured: bool) -> None:
+        self._use_structured = structured
+        self._prompts = []
         settings = self.sampling.model_settings(self._kind)
-        if self._use_structured:
+        if structured:
             # A token cap sized for a one-word answer would cut the JSON of a tool call.
             settings.pop("max_tokens", None)
-        self._model, self._applied = configure_model(self.llm, settings)
-        self._resample_model = self._model
+        # Never the global LLM cache (with_cache copies a model only when its setting differs).
+        uncached = with_cache(self.llm, False)
+        cache = self._first_attempt_cache()
+        first = with_cache(self.llm, cache) if cache is not None else uncached
+        self._model, self._applied = configure_model(first, settings)
+        self._resample_model, _ = configure_model(uncached, settings)
         if settings.get("temperature") == 0 and self.max_retries:
             resample = {**settings, **RESAMPLE_SETTINGS}
-            self._resample_model, _ = configure_model(self.llm, resample)
+            self._resample_model, _ = configure_model(uncached, resample)
         self._build()
+
+    def _first_attempt_cache(self) -> BaseCache | None:
+        """The cache of the first attempt (resamples are never cached); ``None``: no cache."""
+        return None
 
     def _resolve_structured(self) -> bool:
         if self.structured == "auto":
             return self._kind == "chat" and supports_structured_output(self.llm)
         if self.structured and not hasattr(self.llm, "with_structured_output"):
-            raise ValueError(f"{type(self.llm).__name__} has no with_structured_output")
+            raise ModelConfigError(f"{type(self.llm).__name__} has no with_structured_output")
+        if self.structured and self._kind == "completion":
+            raise ModelConfigError(
+                f"{type(self.llm).__name__} is a completion model: structured output needs a chat "
+                "model with tool calling; pass structured=False or 'auto'"
+            )
         return self.structured
 
     @property
@@ -160,37 +258,21 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
 
     def _retrying(
         self, attempt: Callable[[Runnable[Any, Any]], Runnable[dict[str, Any], OutputT]]
-    ) -> Runnable[dict[str, Any], OutputT]:
+    ) -> Attempts[OutputT]:
         """``attempt(model)``, resampled up to ``max_retries`` times on unparseable output.
 
         A greedy step (temperature 0, as the paper decodes steps 2 and 3) would only repeat an
         unparseable answer, so its retries sample at :data:`RESAMPLE_SETTINGS` instead.
         """
-        first = attempt(self._model)
-        if self.max_retries == 0:
-            return first.with_config(run_name=self.name)
-        # The retries sit behind a fallback rather than around the first attempt: a fallbacks
-        # wrapper costs less on every call than with_retry's tenacity loop, and most calls parse.
-        retries = attempt(self._resample_model).with_retry(
-            retry_if_exception_type=(OutputParserException,),
-            stop_after_attempt=self.max_retries,
-            wait_exponential_jitter=False,
-        )
-        # Named as a Runnable, not through the config: RunnableWithFallbacks hands its own
-        # config to the runnable it tries, which would then carry the step's name too.
-        return RunnableWithFallbacks(
-            runnable=first,
-            fallbacks=[retries],
-            exceptions_to_handle=(OutputParserException,),
-            name=self.name,
-        )
+        resample = attempt(self._resample_model).with_config(run_name="resample")
+        return Attempts(self.get_name(), attempt(self._model), resample, self.max_retries)
 
     def _text_chain(
         self,
         prompt: BasePromptTemplate[Any],
         parser: BaseOutputParser[OutputT],
         extra_stop: Iterable[str] = (),
-    ) -> Runnable[dict[str, Any], OutputT]:
+    ) -> Attempts[OutputT]:
         """``prompt | model | parser`` with the step's stop sequences, retried on parse errors."""
         stop = list(dict.fromkeys([*self.sampling.stop_for(self._kind), *extra_stop]))
         # Completion models get the stop sequences from CompletionAsMessage; the rest by binding.
@@ -214,8 +296,11 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         prompt: BasePromptTemplate[Any],
         schema: type[BaseModel],
         convert: Callable[[Any], OutputT],
-    ) -> Runnable[dict[str, Any], OutputT]:
+        parser: BaseOutputParser[OutputT],
+    ) -> Attempts[OutputT]:
         """``prompt | model.with_structured_output(schema) | convert``, retried on parse errors.
+
+        ``parser`` reads an answer given as text instead of a tool call.
 
         OpenAI-compatible servers get ``method="function_calling"``: the OpenAI client's default,
         ``response_format`` of type ``json_schema``, is refused by some (llama.cpp's server).
@@ -223,7 +308,9 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         options: dict[str, Any] = {"include_raw": True}
         if is_openai_compatible_server(self._model):
             options["method"] = "function_calling"
-        converter = RunnableLambda(partial(_from_structured, convert=convert), name="convert")
+        converter = RunnableLambda(
+            partial(_from_structured, convert=convert, parser=parser), name="convert"
+        )
 
         def attempt(model: Runnable[Any, Any]) -> Runnable[dict[str, Any], OutputT]:
             structured: Runnable[Any, Any] = model.with_structured_output(  # type: ignore[attr-defined]
@@ -238,7 +325,7 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
         prompt: BasePromptTemplate[Any],
         text: tuple[BaseOutputParser[OutputT], Iterable[str]],
         structured: tuple[type[BaseModel], Callable[[Any], OutputT]],
-    ) -> Runnable[dict[str, Any], OutputT]:
+    ) -> Attempts[OutputT]:
         """The structured chain when the step uses structured output, else the text chain.
 
         Args:
@@ -246,24 +333,45 @@ class GenerativeStep(RunnableSerializable[InputT, OutputT]):
             text: The parser and the extra stop sequences of the text chain.
             structured: The schema and the converter of the structured chain.
         """
+        self._prompts.append(prompt)
         if self._use_structured:
-            return self._structured_chain(prompt, *structured)
+            return self._structured_chain(prompt, *structured, text[0])
         return self._text_chain(prompt, *text)
+
+    def get_prompts(self, config: RunnableConfig | None = None) -> list[BasePromptTemplate[Any]]:
+        """The prompt templates the step fills in (the chat or completion variant in use).
+
+        ``Runnable.get_prompts`` looks for them in ``get_graph()``, which shows the step as one
+        node; the chains are built per prompt, so the step lists them itself.
+        """
+        return list(self._prompts)
 
     def _build(self) -> None:
         raise NotImplementedError
 
-    def _route(self, input: InputT) -> tuple[Runnable[dict[str, Any], OutputT], dict[str, Any]]:
+    def _route(self, input: InputT) -> tuple[Attempts[OutputT], dict[str, Any]]:
         raise NotImplementedError
+
+    def _run(
+        self, input: InputT, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> OutputT:
+        chain, variables = self._route(input)
+        return chain.invoke(variables, config)
+
+    async def _arun(
+        self, input: InputT, run_manager: AsyncCallbackManagerForChainRun, config: RunnableConfig
+    ) -> OutputT:
+        chain, variables = self._route(input)
+        return await chain.ainvoke(variables, config)
 
     def invoke(self, input: InputT, config: RunnableConfig | None = None, **kwargs: Any) -> OutputT:
         """Run the step once; raises ``OutputParserException`` when every attempt fails."""
-        chain, variables = self._route(input)
-        return chain.invoke(variables, config)
+        # The step's own run (named by run_name or the step); its config reaches the attempts
+        # as the child config, so they nest under it.
+        return self._call_with_config(self._run, input, config)
 
     async def ainvoke(
         self, input: InputT, config: RunnableConfig | None = None, **kwargs: Any
     ) -> OutputT:
         """Asynchronous :meth:`invoke`."""
-        chain, variables = self._route(input)
-        return await chain.ainvoke(variables, config)
+        return await self._acall_with_config(self._arun, input, config)

@@ -5,11 +5,11 @@ It cleans a task's generated instances and drops tasks whose instances contradic
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any, cast
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar, cast
 
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from langchain_selfinstruct.presets import PAPER_MAX_INSTANCES
 from langchain_selfinstruct.schema import Instance, Task
@@ -22,11 +22,12 @@ from langchain_selfinstruct.steps.filter_results import (
     count,
     custom_rule,
 )
+from langchain_selfinstruct.steps.inputs import TaskArgs, ToolDefaults, task_of
 
 __all__ = ["InstanceFilter"]
 
 
-class InstanceFilter(RunnableSerializable[Task, Task | None]):
+class InstanceFilter(ToolDefaults, RunnableSerializable[Task | Mapping[str, Any], Task | None]):
     """Keep a task's valid instances, or drop the task (paper §2.4 and its released code).
 
     Instances are compared after ``strip()``. Dropped: empty output, input equal to output, input
@@ -39,6 +40,7 @@ class InstanceFilter(RunnableSerializable[Task, Task | None]):
     model_config = ConfigDict(extra="forbid")
 
     name: str | None = "self_instruct.filter_instances"
+    input_args: ClassVar[type[BaseModel]] = TaskArgs
     max_instances: int = Field(default=PAPER_MAX_INSTANCES, ge=1)
     """Instances kept per task; default 5 (paper §2.3 code keeps at most 5)."""
     custom_rules: Sequence[Callable[[str, str], str | RuleHit | None]] = ()
@@ -46,12 +48,12 @@ class InstanceFilter(RunnableSerializable[Task, Task | None]):
     reason to drop the instance, or ``None`` to keep it."""
 
     def invoke(
-        self, input: Task, config: RunnableConfig | None = None, **kwargs: Any
+        self, input: Task | Mapping[str, Any], config: RunnableConfig | None = None, **kwargs: Any
     ) -> Task | None:
         """Filter a task's instances.
 
         Args:
-            input: The task.
+            input: The task, or a mapping with ``instruction`` and ``instances``.
             config: Runnable config (callbacks, tags, run name).
             **kwargs: Ignored.
 
@@ -61,21 +63,24 @@ class InstanceFilter(RunnableSerializable[Task, Task | None]):
         """
         return self.apply(input, config).task
 
-    def apply(self, task: Task, config: RunnableConfig | None = None) -> InstanceFilterResult:
+    def apply(
+        self, task: Task | Mapping[str, Any], config: RunnableConfig | None = None
+    ) -> InstanceFilterResult:
         """Filter a task's instances and report why each dropped one was dropped.
 
         Traced as this Runnable's run, with the whole result as its output, so the reasons show
         up in the trace.
 
         Args:
-            task: The task.
+            task: The task, or a mapping with ``instruction`` and ``instances``.
             config: Runnable config (callbacks, tags, run name).
 
         Returns:
             The filtered task (or ``None``), the rejected instances, the task-level reason and the
             counts.
         """
-        run = cast("Callable[[Task], Any]", self._apply)
+        task = task_of(task, "InstanceFilter")
+        run = cast("Callable[[Any], Any]", self._apply)
         return cast("InstanceFilterResult", self._call_with_config(run, task, config))
 
     def _apply(self, task: Task) -> InstanceFilterResult:

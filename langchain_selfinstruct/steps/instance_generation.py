@@ -8,12 +8,13 @@ from typing import Any, ClassVar, Literal
 
 from langchain_core.prompts import BasePromptTemplate
 from langchain_core.runnables import Runnable
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 from langchain_selfinstruct.parsers import InstanceList, InstanceParser, instances_from_structured
 from langchain_selfinstruct.presets import PAPER_MAX_INSTANCES
 from langchain_selfinstruct.schema import Instance, Task
-from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.generative import Attempts, GenerativeStep
+from langchain_selfinstruct.steps.inputs import TaskArgs, ToolDefaults, task_of
 from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["InstanceGenerator"]
@@ -22,7 +23,7 @@ Mode = Literal["input_first", "output_first"]
 _VARIABLES = ("instruction", "max_instances")
 
 
-class InstanceGenerator(GenerativeStep[Task | Mapping[str, Any], list[Instance]]):
+class InstanceGenerator(ToolDefaults, GenerativeStep[Task | Mapping[str, Any], list[Instance]]):
     """Generate up to ``max_instances`` input/output instances for one task (paper §2.3).
 
     Classification tasks are prompted output-first (a class label, then an input with that label)
@@ -59,7 +60,8 @@ class InstanceGenerator(GenerativeStep[Task | Mapping[str, Any], list[Instance]]
         "sampling": "instance_generation",
         "max_instances": "max_instances",
     }
-    _chains: dict[Mode, Runnable[dict[str, Any], list[Instance]]] = PrivateAttr()
+    input_args: ClassVar[type[BaseModel]] = TaskArgs
+    _chains: dict[Mode, Attempts[list[Instance]]] = PrivateAttr()
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         super().__init__(llm, **kwargs)
@@ -87,15 +89,8 @@ class InstanceGenerator(GenerativeStep[Task | Mapping[str, Any], list[Instance]]
 
     def _route(
         self, input: Task | Mapping[str, Any]
-    ) -> tuple[Runnable[dict[str, Any], list[Instance]], dict[str, Any]]:
-        if isinstance(input, Task):
-            instruction, is_classification = input.instruction, input.is_classification
-        elif isinstance(input, Mapping) and isinstance(input.get("instruction"), str):
-            instruction, is_classification = input["instruction"], input.get("is_classification")
-        else:
-            raise TypeError("InstanceGenerator expects a Task or a mapping with an 'instruction'")
-        if not instruction.strip():
-            raise ValueError("InstanceGenerator expects a non-empty instruction")
-        mode: Mode = "output_first" if is_classification else "input_first"
-        variables = {"instruction": instruction.strip(), "max_instances": self.max_instances}
+    ) -> tuple[Attempts[list[Instance]], dict[str, Any]]:
+        task = task_of(input, "InstanceGenerator")
+        mode: Mode = "output_first" if task.is_classification else "input_first"
+        variables = {"instruction": task.instruction, "max_instances": self.max_instances}
         return self._chains[mode], variables

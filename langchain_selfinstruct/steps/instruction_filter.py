@@ -7,11 +7,11 @@ candidate in the same batch.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
-from typing import Any
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any, ClassVar
 
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
-from pydantic import ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field
 
 from langchain_selfinstruct.dedup import DuplicateIndex, rouge_l
 from langchain_selfinstruct.presets import (
@@ -20,6 +20,7 @@ from langchain_selfinstruct.presets import (
     PAPER_NUM_MOST_SIMILAR,
     PAPER_ROUGE_THRESHOLD,
 )
+from langchain_selfinstruct.schema import Task
 from langchain_selfinstruct.steps import _rules
 from langchain_selfinstruct.steps._rules import PAPER_BLACKLIST
 from langchain_selfinstruct.steps.filter_results import (
@@ -31,11 +32,14 @@ from langchain_selfinstruct.steps.filter_results import (
     count,
     custom_rule,
 )
+from langchain_selfinstruct.steps.inputs import InstructionsArgs, ToolDefaults, instructions_of
 
 __all__ = ["InstructionFilter"]
 
+FilterInput = Sequence[str | Task] | Mapping[str, Any] | str
 
-class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]):
+
+class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, InstructionFilterResult]):
     """Filter generated instructions with the heuristics of paper §2.4.
 
     Rules run cheapest first and the first that fires is the reason: empty text, word count,
@@ -53,11 +57,16 @@ class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]
 
             result = InstructionFilter(index=pool_index).invoke(candidates)
             result.kept, result.stats["dropped_near_duplicate"]
+
+    The result is a pydantic model, not a dict, so LCEL's ``.pick`` and ``.assign`` need it as
+    one first: ``InstructionFilter() | (lambda r: r.model_dump())``, or take a field directly
+    with ``InstructionFilter() | (lambda r: r.kept)``.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
 
     name: str | None = "self_instruct.filter_instructions"
+    input_args: ClassVar[type[BaseModel]] = InstructionsArgs
     index: DuplicateIndex | None = None
     """Pool index to check against; share one across steps so the loop sees every kept text."""
     min_words: int = PAPER_MIN_WORDS
@@ -86,22 +95,23 @@ class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]
     their own lock). The loop leaves this off: there the pool is the index's only writer."""
 
     def invoke(
-        self, input: list[str], config: RunnableConfig | None = None, **kwargs: Any
+        self, input: FilterInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> InstructionFilterResult:
         """Filter a batch of candidate instructions.
 
         Args:
-            input: Candidates in generation order; earlier ones win within the batch.
+            input: Candidates in generation order (earlier ones win within the batch), a mapping
+                with ``"instructions"``, or one candidate as a string.
             config: Runnable config (callbacks, tags, run name).
             **kwargs: Ignored.
 
         Returns:
             The kept texts, the rejections with reasons, similar texts and counts.
         """
-        return self._call_with_config(self._filter, input, config)
+        return self._call_with_config(self._run, input, config)
 
     async def ainvoke(
-        self, input: list[str], config: RunnableConfig | None = None, **kwargs: Any
+        self, input: FilterInput, config: RunnableConfig | None = None, **kwargs: Any
     ) -> InstructionFilterResult:
         """Async :meth:`invoke`.
 
@@ -113,8 +123,11 @@ class InstructionFilter(RunnableSerializable[list[str], InstructionFilterResult]
             return await super().ainvoke(input, config, **kwargs)
         return await self._acall_with_config(self._afilter, input, config)
 
-    async def _afilter(self, candidates: list[str]) -> InstructionFilterResult:
-        return self._filter(candidates)
+    async def _afilter(self, input: FilterInput) -> InstructionFilterResult:
+        return self._run(input)
+
+    def _run(self, input: FilterInput) -> InstructionFilterResult:
+        return self._filter(instructions_of(input, "InstructionFilter", allow_str=True))
 
     def _rules(self) -> list[InstructionRule]:
         rules: list[InstructionRule] = [

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any, ClassVar
 
 from langchain_core.runnables import Runnable
-from pydantic import Field, PrivateAttr, field_validator
+from pydantic import BaseModel, Field, PrivateAttr, field_validator
 
 from langchain_selfinstruct.parsers import (
     InstructionList,
@@ -15,7 +15,8 @@ from langchain_selfinstruct.parsers import (
     instructions_from_structured,
 )
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.steps.generative import GenerativeStep
+from langchain_selfinstruct.steps.generative import Attempts, GenerativeStep
+from langchain_selfinstruct.steps.inputs import InstructionsArgs, ToolDefaults, instructions_of
 from langchain_selfinstruct.steps.prompt_loading import PromptOverride, coerce_prompt
 
 __all__ = ["InstructionGenerator"]
@@ -28,7 +29,9 @@ def _one_line(instruction: str) -> str:
     return re.sub(r"\s+", " ", instruction).strip().rstrip(":").strip()
 
 
-class InstructionGenerator(GenerativeStep[Sequence[str | Task], list[str]]):
+class InstructionGenerator(
+    ToolDefaults, GenerativeStep[Sequence[str | Task] | Mapping[str, Any], list[str]]
+):
     """Generate new task instructions from a list of example instructions (paper §2.1).
 
     The completion prompt lists the examples as ``1.`` … ``8.`` under a header and ends with the
@@ -59,7 +62,8 @@ class InstructionGenerator(GenerativeStep[Sequence[str | Task], list[str]]):
 
     # Default sampling: the paper's temperature 0.7, top_p 0.5, stop at item 16 (faithful preset).
     _preset_fields: ClassVar[dict[str, str]] = {"sampling": "instruction_generation"}
-    _chain: Runnable[dict[str, Any], list[str]] = PrivateAttr()
+    input_args: ClassVar[type[BaseModel]] = InstructionsArgs
+    _chain: Attempts[list[str]] = PrivateAttr()
 
     def __init__(self, llm: Runnable[Any, Any], **kwargs: Any) -> None:
         super().__init__(llm, **kwargs)
@@ -76,13 +80,14 @@ class InstructionGenerator(GenerativeStep[Sequence[str | Task], list[str]]):
         self._chain = self._choose_chain(prompt, (parser, ()), structured)
 
     def _route(
-        self, input: Sequence[str | Task]
-    ) -> tuple[Runnable[dict[str, Any], list[str]], dict[str, Any]]:
-        if isinstance(input, str) or not input:
+        self, input: Sequence[str | Task] | Mapping[str, Any]
+    ) -> tuple[Attempts[list[str]], dict[str, Any]]:
+        examples = instructions_of(input, "InstructionGenerator", allow_str=False)
+        if not examples:
             raise ValueError(
                 "InstructionGenerator expects a non-empty list of example instructions"
             )
-        lines = [_one_line(item.instruction if isinstance(item, Task) else item) for item in input]
+        lines = [_one_line(item) for item in examples]
         variables = {
             "instructions": "\n".join(f"{n}. {line}" for n, line in enumerate(lines, start=1)),
             "next_number": len(lines) + 1,

@@ -112,14 +112,16 @@ def configure_model(
 
 
 def with_cache(llm: Runnable[Any, Any], cache: Any) -> Runnable[Any, Any]:
-    """Copy ``llm`` with every model's ``cache`` setting replaced (a ``BaseCache`` or a bool).
+    """``llm`` with every model's ``cache`` setting replaced (a ``BaseCache`` or a bool).
 
-    The sampling steps pass ``False``: a global LLM cache would hand back the same "new"
-    instructions every round.
+    The steps pass ``False``: under a global LLM cache a sampling step would hand back the same
+    "new" instructions every call, and a retry the same unparseable answer. A model is copied
+    only when its setting differs, so steps sharing an uncached model share one copy (a
+    scripted model's answers are not split between copies).
     """
 
     def recache(leaf: Runnable[Any, Any]) -> Runnable[Any, Any]:
-        if isinstance(leaf, BaseLanguageModel):
+        if isinstance(leaf, BaseLanguageModel) and leaf.cache is not cache:
             return leaf.model_copy(update={"cache": cache})
         return leaf
 

@@ -237,10 +237,11 @@ def test_a_model_that_always_fails_exits_non_zero_naming_the_failure(
     _scripted_model(monkeypatch, Broken(responses=["unused"]))
     result = _generate(tmp_path, 3, "--quiet", "-c", "1", "--json")
     record = json.loads(result.stdout)
-    # A loop that stops at once on repeated errors names another reason than a stall: code 4.
-    expected = 3 if record["stop_reason"] == "stalled" else 4
-    assert result.exit_code == record["exit_code"] == expected
-    assert "failed generate_instructions (5)" in record["stop_detail"]
+    # A refused key stops the loop at once (no stall window), under its own reason: code 4.
+    assert record["stop_reason"] == "model_error"
+    assert result.exit_code == record["exit_code"] == 4
+    assert "failed generate_instructions (1)" in record["stop_detail"]
+    assert "last error: PermissionError: 401 invalid api key" in record["stop_detail"]
 
 
 @pytest.mark.parametrize(

@@ -24,6 +24,7 @@ EXPECTED_ALL = [
     "NumberedListParser",
     "Preset",
     "RunStats",
+    "RunStoppedError",
     "RunSummary",
     "SamplingParams",
     "SelfInstructPipeline",

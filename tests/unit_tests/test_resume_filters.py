@@ -1,4 +1,4 @@
-"""A resume must use the same added filters (``--exclude``, ``--curate``) as the run it continues."""
+"""A resume must use the added filters (``--exclude``, ``--curate``) of the run it continues."""
 
 from __future__ import annotations
 

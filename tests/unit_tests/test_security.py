@@ -136,8 +136,9 @@ def test_a_canary_key_never_reaches_outputs_logs_or_errors(
     else:
         monkeypatch.setenv(how, CANARY)
     result = CliRunner().invoke(main, args)
-    assert result.exit_code == 3, result.output  # every step failed: the run stalled, exit 3
-    assert "stalled" in result.stdout
+    # The server refuses the key (401): the run stops at once on model_error, exit 4.
+    assert result.exit_code == 4, result.output
+    assert "model_error" in result.stdout
     _assert_no_canary(result, out, caplog)
 
 

@@ -179,6 +179,7 @@ def test_run_stats_to_dict_is_plain_sorted_json() -> None:
         "instances_kept",
         "rejected",
         "failures",
+        "fallbacks",
         "surplus",
         "prompt_tokens",
         "completion_tokens",
@@ -188,6 +189,7 @@ def test_run_stats_to_dict_is_plain_sorted_json() -> None:
         "cost_usd",
         "elapsed_s",
         "stop_reason",
+        "last_error",
     }
 
 

@@ -107,7 +107,8 @@ def test_accepts_tasks_and_normalizes_whitespace() -> None:
 @pytest.mark.parametrize("bad", [[], "Write a poem about rain."])
 def test_rejects_empty_or_string_input(bad: list[str] | str) -> None:
     step = InstructionGenerator(completion(CONTINUATION))
-    with pytest.raises(ValueError, match="non-empty list"):
+    # A string would iterate as characters: refused as a TypeError naming the expected list.
+    with pytest.raises((TypeError, ValueError), match="list"):
         step.invoke(bad)
 
 
