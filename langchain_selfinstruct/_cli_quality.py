@@ -14,6 +14,8 @@ from typing import Any, TypeVar
 
 import click
 
+from langchain_selfinstruct._cli_options import concurrency_option
+
 __all__ = ["curation_options", "decontaminate", "pipeline_quality_options", "review"]
 
 F = TypeVar("F", bound=Callable[..., Any])
@@ -124,14 +126,7 @@ def pipeline_quality_options(options: dict[str, Any], llm: Any) -> dict[str, Any
     help="Tasks to review, one instance each (the paper reviewed 200).",
 )
 @click.option("--seed", type=int, default=0, show_default=True, help="Sample seed (recorded).")
-@click.option(
-    "--concurrency",
-    "-c",
-    type=click.IntRange(min=1, max=1024),
-    default=8,
-    show_default=True,
-    help="Judge calls at once.",
-)
+@concurrency_option("Judge calls at once.")
 @click.option(
     "--api-key",
     default=None,

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from langchain_selfinstruct import __version__
+from langchain_selfinstruct._cli_options import concurrency_option
 from langchain_selfinstruct._cli_quality import (
     curation_options,
     decontaminate,
@@ -114,14 +115,7 @@ def main() -> None:
     default=None,
     help="Seed tasks JSONL in the paper's format. Default: the bundled 175 tasks.",
 )
-@click.option(
-    "--concurrency",
-    "-c",
-    type=click.IntRange(min=1, max=1024),
-    default=8,
-    show_default=True,
-    help="Tasks worked on at once (model calls in flight).",
-)
+@concurrency_option("Tasks worked on at once (model calls in flight).")
 @click.option(
     "--requests-per-second",
     type=_FiniteFloat(min=0.01),
