@@ -106,9 +106,6 @@ def llama_handle(
                     n_ctx=n_ctx,
                     n_threads=threads,
                     n_threads_batch=threads,
-                    # llama.cpp's fused attention: 15% faster prompts, 5% faster generation
-                    # per CPU-second on SmolLM2 (benchmarks/README.md).
-                    flash_attn=True,
                     verbose=verbose,
                 )
                 _drop_unread_logits(client)
