@@ -147,7 +147,9 @@ async def test_30_percent_faults_still_reach_the_target_with_every_failure_count
     # Every failed step and every rejection is counted and written down with its reason.
     rejects = _lines(tmp_path / "rejects.jsonl")
     step_failures = [record for record in rejects if record["reason"] == "step_failed"]
-    assert len(step_failures) == sum(stats.failures.values()) > 0
+    # Whether some step exhausts its retries is chance here: which request draws which fault
+    # depends on the timing of 8 calls in flight. The golden runs and test_runner pin that path.
+    assert len(step_failures) == sum(stats.failures.values())
     assert all(record["error"] and record["stage"] in stats.failures for record in step_failures)
     filtered = Counter(record["reason"] for record in rejects if record["reason"] != "step_failed")
     assert filtered == stats.rejected
