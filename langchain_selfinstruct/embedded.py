@@ -31,6 +31,7 @@ from typing_extensions import TypedDict, Unpack
 from langchain_selfinstruct.errors import ModelConfigError
 from langchain_selfinstruct.llama_build import LOCAL_INSTALL_HINT
 from langchain_selfinstruct.llama_handles import LlamaHandle, llama_handle
+from langchain_selfinstruct.repeat_guard import DEFAULT_REPEAT_WINDOW, RepeatGuard
 from langchain_selfinstruct.stats import completion_generation
 
 __all__ = [
@@ -99,6 +100,10 @@ class _LlamaCppModel(BaseModel):
     repeat_penalty: float = 1.0
     presence_penalty: float = 0.0
     frequency_penalty: float = 0.0
+    repeat_window: int | None = DEFAULT_REPEAT_WINDOW
+    """Stop an output whose last this many tokens already occurred in it (a loop), reported as
+    ``finish_reason="length"``; ``None`` lets loops run to ``max_tokens`` (repeat_guard.py).
+    Completion model only: llama-cpp-python's chat call takes no stopping criteria."""
     llama_verbose: bool = False
 
     _handle: LlamaHandle = PrivateAttr()
@@ -146,6 +151,14 @@ class _LlamaCppModel(BaseModel):
             params["seed"] = self._derive_seed(key)
         return params
 
+    def _complete(self, prompt: str, params: dict[str, Any]) -> tuple[Any, str]:
+        """One completion call: its response, and its finish reason (a loop cut counts as cut)."""
+        guard = RepeatGuard(self.repeat_window) if self.repeat_window else None
+        response = self._handle.run("create_completion", prompt, **params, stopping_criteria=guard)
+        choice = response["choices"][0]
+        finish = "length" if guard is not None and guard.fired else choice["finish_reason"]
+        return response, finish
+
     def _generation(self, text: str, finish_reason: str, usage: dict[str, int]) -> ChatGeneration:
         # A chat generation even for the completion model: it is the form langchain-core's usage
         # callback reads (it ignores a plain Generation), and its text is the completion.
@@ -192,10 +205,10 @@ class EmbeddedCompletionModel(_LlamaCppModel, BaseLLM):
         total: Counter[str] = Counter()
         for prompt in prompts:
             params = self._call_params(prompt, stop, kwargs)
-            response = self._handle.run("create_completion", prompt, **params)
-            choice, usage = response["choices"][0], _usage(response)
+            response, finish = self._complete(prompt, params)
+            usage = _usage(response)
             total.update(usage)
-            generations.append([self._generation(choice["text"], choice["finish_reason"], usage)])
+            generations.append([self._generation(response["choices"][0]["text"], finish, usage)])
         llm_output = {"token_usage": dict(total), "model_name": self.display_name}
         return LLMResult(generations=generations, llm_output=llm_output)
 
@@ -257,6 +270,7 @@ class EmbeddedSettings(TypedDict, total=False):
     repeat_penalty: float
     presence_penalty: float
     frequency_penalty: float
+    repeat_window: int | None
     callbacks: Callbacks
     tags: list[str] | None
     metadata: dict[str, Any] | None
@@ -294,7 +308,8 @@ def load_embedded_model(
             ``llama_handles.replica_layout``), ``max_tokens`` (default generation limit, 512;
             steps may bind their own), ``verbose`` (let llama.cpp log to stderr), ``model_path``
             (a GGUF file instead of the packaged one), and default sampling settings
-            (``temperature``, ``top_p``, ``top_k``, ``min_p``, ``repeat_penalty``, ...).
+            (``temperature``, ``top_p``, ``top_k``, ``min_p``, ``repeat_penalty``, ...), and
+            ``repeat_window`` (stop a looping output early; ``None`` turns that off).
 
     Raises:
         ModelConfigError: The ``local`` extra is missing or ``model_path`` does not exist.

@@ -9,9 +9,12 @@ free. ``llama_cpp`` is imported lazily.
 from __future__ import annotations
 
 import atexit
+import contextlib
 import os
 import queue
 import threading
+from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from langchain_selfinstruct.errors import ModelConfigError
@@ -36,18 +39,78 @@ class LlamaHandle:
         self._free: queue.LifoQueue[Any] = queue.LifoQueue()
         for client in clients:
             self._free.put(client)
+        self._prefixes = _SharedPrefixes()
 
     def run(self, method: str, *args: Any, **params: Any) -> dict[str, Any]:
         """Call ``Llama.<method>`` on a free copy, waiting for one if all are busy."""
         # llama.cpp keeps the KV cache of the previous call and re-evaluates only the part of
         # the new prompt after their common prefix, which saves seconds on prompts sharing long
         # few-shot headers. Outputs matched a cold cache in our checks, so seeding holds.
-        client = self._free.get()
+        prompt = args[0] if args and isinstance(args[0], str) else None
+        with self._prefixes.evaluating(prompt):
+            client = self._free.get()
+            try:
+                result: dict[str, Any] = getattr(client, method)(*args, **params)
+                return result
+            finally:
+                self._free.put(client)
+
+
+_SHARED_PREFIX_CHARS = 1500
+"""A shared prompt start worth waiting for: about 350 tokens, 2 s of one core's prompt reading."""
+
+
+class _SharedPrefixes:
+    """Lets a call wait while another copy reads the long prompt start both share.
+
+    Two copies starting on prompts with the same few-shot header would each read it cold (about
+    5 CPU-seconds for the instance prompts), because a copy's state reaches the shared prefix
+    cache only when its call ends. So a call whose prompt shares a long start with one being
+    evaluated, longer by ``_SHARED_PREFIX_CHARS`` than what finished calls shared with it, waits
+    for that call (holding no copy, so other calls go on) and then resumes from the cached state.
+    """
+
+    def __init__(self) -> None:
+        self._changed = threading.Condition()
+        self._running: list[str] = []
+        # The last prompts evaluated: their states are what the prefix cache most likely holds.
+        self._done: deque[str] = deque(maxlen=32)
+
+    @contextlib.contextmanager
+    def evaluating(self, prompt: str | None) -> Iterator[None]:
+        if prompt is None:
+            yield
+            return
+        with self._changed:
+            while self._should_wait(prompt):
+                self._changed.wait()
+            self._running.append(prompt)
         try:
-            result: dict[str, Any] = getattr(client, method)(*args, **params)
-            return result
+            yield
         finally:
-            self._free.put(client)
+            with self._changed:
+                self._running.remove(prompt)
+                self._done.append(prompt)
+                self._changed.notify_all()
+
+    def _should_wait(self, prompt: str) -> bool:
+        # Worth waiting for: a long start that a running call is reading and no finished one
+        # has read, so that the cache would hand it over in a moment.
+        running = max((_shared(prompt, other) for other in self._running), default=0)
+        cached = max((_shared(prompt, other) for other in self._done), default=0)
+        return running - cached >= _SHARED_PREFIX_CHARS
+
+
+def _shared(a: str, b: str) -> int:
+    """Length of the common start of two prompts."""
+    n = min(len(a), len(b))
+    if a[:n] == b[:n]:
+        return n
+    low, high = 0, n  # a[:low] == b[:low], a[:high] != b[:high]
+    while high - low > 1:
+        mid = (low + high) // 2
+        low, high = (mid, high) if a[:mid] == b[:mid] else (low, mid)
+    return low
 
 
 _PREFIX_CACHE_BYTES = 1 << 30
