@@ -16,9 +16,18 @@ import click
 
 from langchain_selfinstruct._cli_options import concurrency_option
 
-__all__ = ["curation_options", "decontaminate", "pipeline_quality_options", "review"]
+__all__ = [
+    "DECONTAMINATE_FLAGGED_EXIT",
+    "curation_options",
+    "decontaminate",
+    "pipeline_quality_options",
+    "review",
+]
 
 F = TypeVar("F", bound=Callable[..., Any])
+
+DECONTAMINATE_FLAGGED_EXIT = 3
+"""``selfinstruct decontaminate``'s exit code when it flagged at least one task."""
 
 
 def _fail(error: Exception) -> click.ClickException:
@@ -184,7 +193,8 @@ def decontaminate(run_dir: Path, out: Path | None, **options: Any) -> None:
     """Flag a run's tasks that are too close to evaluation texts.
 
     A task is flagged when its instruction's ROUGE-L with an excluded text is above
-    --exclude-threshold, or when they share --exclude-ngram tokens in a row.
+    --exclude-threshold, or when they share --exclude-ngram tokens in a row. Exits 0 when
+    nothing is flagged and 3 when something is (1 on an error), so a script can gate on it.
 
     \b
     Example:
@@ -201,3 +211,5 @@ def decontaminate(run_dir: Path, out: Path | None, **options: Any) -> None:
     for reason, n in sorted(result.by_reason.items()):
         click.echo(f"{reason}: {n}")
     click.echo(f"flagged {len(result.flagged)} of {result.checked} tasks; wrote {result.path}")
+    if result.flagged:
+        raise SystemExit(DECONTAMINATE_FLAGGED_EXIT)

@@ -100,6 +100,7 @@ class SelfInstructDriver:
                 reason=f"instance:{rejection.reason}",
                 instruction=candidate.text,
                 instance=rejection.instance.model_dump(),
+                detail=rejection.detail,
             )
             for rejection in outcome.rejected
         ]

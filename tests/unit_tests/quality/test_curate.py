@@ -130,5 +130,7 @@ def test_curated_run_keeps_only_what_a_fresh_judge_passes(tmp_path: Path) -> Non
         )
         hit = review_rule(fresh.invoke(task).instances[0])
         assert hit is not None and f"instance:{hit.reason}" == record["reason"]
+        # The record says why: every failed question and the judge's own words for the first.
+        assert record["detail"] == hit.detail and record["detail"]["rationale"]
     counted = {k: v for k, v in summary.stats.rejected.items() if k.startswith("instance:judge:")}
     assert sum(counted.values()) == len(judged)

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from click.testing import CliRunner, Result
 
+from langchain_selfinstruct._cli_quality import DECONTAMINATE_FLAGGED_EXIT
 from langchain_selfinstruct.cli import main
 
 
@@ -59,8 +60,9 @@ def test_exclude_and_decontaminate(tmp_path: Path) -> None:
     ]
     exclude = tmp_path / "eval.txt"
     exclude.write_text("\n".join(first[:3]) + "\n")
-    result = _run("decontaminate", str(plain), "--exclude", str(exclude))
+    result = CliRunner().invoke(main, ["decontaminate", str(plain), "--exclude", str(exclude)])
     assert "contaminated:eval.txt: 3" in result.output and "flagged 3 of 10 tasks" in result.output
+    assert result.exit_code == DECONTAMINATE_FLAGGED_EXIT  # a script can tell a leak from a pass
     clean = tmp_path / "clean"
     _run("generate", "-m", "fake", "-n", "10", "--out", str(clean), "-q", "--exclude", str(exclude))
     kept = {
@@ -68,6 +70,8 @@ def test_exclude_and_decontaminate(tmp_path: Path) -> None:
     }
     assert not kept & set(first[:3])
     assert '"reason": "contaminated:eval.txt"' in (clean / "rejects.jsonl").read_text()
+    passed = CliRunner().invoke(main, ["decontaminate", str(clean), "--exclude", str(exclude)])
+    assert passed.exit_code == 0 and "flagged 0 of 10 tasks" in passed.output
     result = CliRunner().invoke(main, ["decontaminate", str(plain)])
     assert result.exit_code == 2 and "give at least one --exclude FILE" in result.output
 
