@@ -28,8 +28,10 @@ def test_generate_review_report_on_the_embedded_model(tmp_path: Path) -> None:
     reviewed = runner.invoke(main, ["review", str(run), "--judge", "embedded", "--sample", "3"])
     assert reviewed.exit_code == 0, reviewed.output
     lines = [json.loads(line) for line in (run / "review.jsonl").read_text().splitlines()]
-    # A 135M judge often answers off-format; every item is still recorded, reviewed or failed.
+    # Every item is recorded, reviewed or failed; the prompt's worked examples are what let a
+    # 135M judge answer in the three-line form at all (without them every review failed).
     assert len(lines) == 3 and {line["status"] for line in lines} <= {"reviewed", "failed"}
+    assert any(line["status"] == "reviewed" for line in lines)
     made = runner.invoke(main, ["report", str(run), "--out", str(report)])
     assert made.exit_code == 0, made.output
     assert "Review: the paper" in (report / "report.html").read_text()
