@@ -12,6 +12,7 @@ import re
 import string
 from collections.abc import Iterable, Sequence
 
+from langchain_selfinstruct.parsers._text import is_preamble
 from langchain_selfinstruct.schema import Instance
 from langchain_selfinstruct.steps.filter_results import InstructionRule, RuleHit
 
@@ -27,6 +28,7 @@ __all__ = [
     "length_rule",
     "non_ascii_start",
     "normalize_instruction",
+    "preamble_rule",
     "prefix_rule",
     "starts_with_punctuation",
 ]
@@ -154,6 +156,15 @@ def prefix_rule(prefixes: Sequence[str]) -> InstructionRule:
         return None
 
     return rule
+
+
+def preamble_rule(text: str) -> RuleHit | None:
+    """Reject a model's reply to the request ("Sure! Here are more tasks:"), which asks nothing.
+
+    The parsers drop such lines already; this catches them from anywhere else (a custom parser,
+    a structured answer, a list handed to the filter).
+    """
+    return RuleHit("preamble", {}) if is_preamble(text) else None
 
 
 def starts_with_punctuation(text: str) -> RuleHit | None:

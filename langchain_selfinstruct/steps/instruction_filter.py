@@ -43,9 +43,9 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
     """Filter generated instructions with the heuristics of paper §2.4.
 
     Rules run cheapest first and the first that fires is the reason: empty text, word count,
-    keyword blacklist, rejected prefixes, leading punctuation, leading non-ASCII character,
-    near-duplicates, then ``custom_rules`` (so a rule that asks a model is only asked about
-    texts that are new). A candidate is a near-duplicate when its ROUGE-L F
+    keyword blacklist, rejected prefixes, a chatty preamble, leading punctuation, leading
+    non-ASCII character, near-duplicates, then ``custom_rules`` (so a rule that asks a model is
+    only asked about texts that are new). A candidate is a near-duplicate when its ROUGE-L F
     against the pool (``index``, which may also flag semantic duplicates) or against a candidate
     kept earlier in the same call exceeds the threshold (paper §2.4: kept only when ROUGE-L < 0.7;
     exactly 0.7 is kept, as in the paper's code). The pool is not updated during a call, so the
@@ -79,6 +79,9 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
     """More keywords, e.g. :data:`ALPACA_EXTRA_BLACKLIST`."""
     reject_prefixes: tuple[str, ...] = ("Write a program",)
     """Case-insensitive start phrases to reject (the paper's "Write a program")."""
+    reject_preamble: bool = True
+    """Reject a model's chatty preamble ("Sure! Here are more tasks:"); not in the paper, whose
+    completion model never wrote one."""
     reject_punctuation_start: bool = True
     """Reject texts starting with ASCII punctuation (paper)."""
     reject_non_ascii_start: bool = True
@@ -136,6 +139,8 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
             _rules.blacklist_rule((*self.blacklist, *self.extra_blacklist)),
             _rules.prefix_rule(self.reject_prefixes),
         ]
+        if self.reject_preamble:
+            rules.append(_rules.preamble_rule)
         if self.reject_punctuation_start:
             rules.append(_rules.starts_with_punctuation)
         if self.reject_non_ascii_start:
