@@ -66,7 +66,7 @@ _BOLD_TITLE = re.compile(r"^\*\*[^*\n]{1,60}?(?::\*\*|\*\*\s*:)\s*(?=\S)")
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "`": "`", "«": "»"}
 _TRUNCATED = frozenset({"length", "max_tokens"})
 FINISH_KEYS = ("finish_reason", "stop_reason", "done_reason")
-_FINISHED = re.compile(r"[.?!…。？！][\"'”’»)\]]*$")
+_FINISHED = re.compile(r"[.?!…。？！؟۔।][\"'”’»)\]]*$")
 
 _T = TypeVar("_T")
 
@@ -92,7 +92,8 @@ def possibly_cut(text: str, truncated: bool | None) -> bool:
     """Whether a last item must go: cut by the token limit, or maybe cut (no finish reason).
 
     Without a finish reason (``truncated`` is ``None``) an item that does not end like a finished
-    sentence (``.``, ``?``, ``!``, ``…``, possibly inside quotes or brackets) may have been cut.
+    sentence (``.``, ``?``, ``!``, ``…``, their CJK, Arabic and Devanagari forms, possibly inside
+    quotes or brackets) may have been cut.
     """
     return bool(truncated) or (truncated is None and not _FINISHED.search(text.rstrip()))
 

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_selfinstruct.dedup import DuplicateIndex, rouge_l
+from langchain_selfinstruct.dedup import DuplicateIndex, TokenizerName, rouge_l_tokens
+from langchain_selfinstruct.dedup.tokenize import get_tokenizer
 from langchain_selfinstruct.presets import (
     PAPER_MAX_WORDS,
     PAPER_MIN_WORDS,
@@ -84,8 +85,15 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
     completion model never wrote one."""
     reject_punctuation_start: bool = True
     """Reject texts starting with ASCII punctuation (paper)."""
-    reject_non_ascii_start: bool = True
-    """Reject texts starting with a non-ASCII character (paper; turn off for non-English runs)."""
+    reject_non_ascii_start: bool | None = None
+    """Reject texts starting with a non-ASCII character (the paper's English-only rule);
+    ``None`` (default): on with the ``"rouge"`` tokenizer, off with ``"unicode"``."""
+    tokenizer: TokenizerName | None = None
+    """The language setting every rule shares: ``"rouge"`` (the paper: ``split()`` words for the
+    length rule, ``rouge_score`` tokens, which keep only ``[a-z0-9]``, for near-duplicates) or
+    ``"unicode"`` (Unicode words, one per Han or kana character, for both; the non-ASCII start
+    rule off). ``None`` (default) takes the index's tokenizer, or ``"rouge"`` without one, so
+    the batch check always scores like the pool check."""
     custom_rules: Sequence[Callable[[str], str | RuleHit | None]] = ()
     """Extra rules over the normalised text, run last (after dedup); return a reason (or a
     ``RuleHit`` with evidence) to drop the text, or None."""
@@ -132,10 +140,29 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
     def _run(self, input: FilterInput) -> InstructionFilterResult:
         return self._filter(instructions_of(input, "InstructionFilter", allow_str=True))
 
+    @model_validator(mode="after")
+    def _check_tokenizer(self) -> InstructionFilter:
+        own = getattr(self.index, "tokenizer", None)
+        if self.tokenizer is not None and own is not None and own != self.tokenizer:
+            raise ValueError(
+                f"tokenizer={self.tokenizer!r} but the index compares with {own!r}; "
+                "the batch and pool checks must score alike: build the index with "
+                f"NearDuplicateIndex(tokenizer={self.tokenizer!r}) or leave tokenizer unset"
+            )
+        return self
+
+    @property
+    def effective_tokenizer(self) -> TokenizerName:
+        """The tokenizer in force: :attr:`tokenizer`, else the index's, else ``"rouge"``."""
+        own = getattr(self.index, "tokenizer", None)
+        return self.tokenizer or (own if own in ("rouge", "unicode") else "rouge")
+
     def _rules(self) -> list[InstructionRule]:
+        tokenizer = self.effective_tokenizer
+        non_ascii = self.reject_non_ascii_start
         rules: list[InstructionRule] = [
             _rules.empty_rule,
-            _rules.length_rule(self.min_words, self.max_words),
+            _rules.length_rule(self.min_words, self.max_words, tokenizer),
             _rules.blacklist_rule((*self.blacklist, *self.extra_blacklist)),
             _rules.prefix_rule(self.reject_prefixes),
         ]
@@ -143,7 +170,7 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
             rules.append(_rules.preamble_rule)
         if self.reject_punctuation_start:
             rules.append(_rules.starts_with_punctuation)
-        if self.reject_non_ascii_start:
+        if non_ascii or (non_ascii is None and tokenizer == "rouge"):
             rules.append(_rules.non_ascii_start)
         return rules
 
@@ -176,6 +203,8 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
         if self.index is not None and texts:
             checks = self.index.check_batch(texts, k=self.num_similar)
         threshold = self._batch_threshold()
+        tokenize = get_tokenizer(self.effective_tokenizer)
+        kept_tokens: list[list[str]] = []
         custom: list[InstructionRule] = [custom_rule(rule) for rule in self.custom_rules]
         kept: list[str] = []
         similar: dict[str, Similar] = {}
@@ -188,7 +217,9 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
                     raw, reason, "pool", pool.max_score, pool.most_similar
                 )
                 continue
-            batch = sorted(((other, rouge_l(text, other)) for other in kept), key=_by_score)
+            tokens = tokenize(text)
+            scores = (rouge_l_tokens(theirs, tokens) for theirs in kept_tokens)
+            batch = sorted(zip(kept, scores, strict=True), key=_by_score)
             if batch and batch[0][1] > threshold:
                 top, score = batch[: self.num_similar], batch[0][1]
                 rejected[position] = _duplicate(raw, "near_duplicate", "batch", score, top)
@@ -200,6 +231,7 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
             merged = [*batch, *(pool.most_similar if pool is not None else ())]
             similar[text] = sorted(merged, key=_by_score)[: self.num_similar]
             kept.append(text)
+            kept_tokens.append(tokens)
         return kept, similar
 
     def _batch_threshold(self) -> float:
