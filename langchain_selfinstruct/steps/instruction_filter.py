@@ -24,6 +24,7 @@ from langchain_selfinstruct.presets import (
 from langchain_selfinstruct.schema import Task
 from langchain_selfinstruct.steps import _rules
 from langchain_selfinstruct.steps._rules import PAPER_BLACKLIST
+from langchain_selfinstruct.steps.dict_output import DictOutput
 from langchain_selfinstruct.steps.filter_results import (
     InstructionFilterResult,
     InstructionRule,
@@ -40,7 +41,9 @@ __all__ = ["InstructionFilter"]
 FilterInput = Sequence[str | Task] | Mapping[str, Any] | str
 
 
-class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, InstructionFilterResult]):
+class InstructionFilter(
+    DictOutput, ToolDefaults, RunnableSerializable[FilterInput, InstructionFilterResult]
+):
     """Filter generated instructions with the heuristics of paper §2.4.
 
     Rules run cheapest first and the first that fires is the reason: empty text, word count,
@@ -59,9 +62,11 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
             result = InstructionFilter(index=pool_index).invoke(candidates)
             result.kept, result.stats["dropped_near_duplicate"]
 
-    The result is a pydantic model, not a dict, so LCEL's ``.pick`` and ``.assign`` need it as
-    one first: ``InstructionFilter() | (lambda r: r.model_dump())``, or take a field directly
-    with ``InstructionFilter() | (lambda r: r.kept)``.
+    The result is a pydantic model; LCEL's ``.pick`` and ``.assign`` see it as the dict of its
+    fields: ``InstructionFilter().pick("kept")`` gives the kept texts, and
+    ``InstructionFilter().assign(n=lambda r: len(r["kept"]))`` adds a key to that dict. After
+    another step (``chain | InstructionFilter()``) take a field with
+    ``| RunnableLambda(attrgetter("kept"))``.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
