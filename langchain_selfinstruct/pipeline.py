@@ -124,7 +124,9 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
 
     name: str | None = "self_instruct"
     llm: Runnable[Any, Any]
-    """The model behind every generative step: any chat or completion model or a binding."""
+    """The model behind every generative step: any chat or completion model or a binding. It is
+    never changed: the steps share one copy with ``cache=False``, or, where its class declares
+    sampling fields (``temperature``, ...), each step gets a copy with its own values."""
     seed_tasks: list[Task] = Field(default_factory=load_seed_tasks)
     """The human-written pool (paper: 175 seed tasks)."""
     preset: PresetOrName = Field(default_factory=lambda: get_preset("faithful"))
