@@ -135,7 +135,7 @@ def describe_stop(
 
 
 _TOKENIZER_HINTS = {
-    "too_short": "words are counted by spaces; for text without spaces",
+    "too_short": "words are counted by spaces; if the text has none (Chinese, Japanese, Thai)",
     "non_ascii_start": "the paper's English-only rule; for another language",
 }
 
