@@ -7,7 +7,7 @@ from typing import Any, TypeVar
 
 import click
 
-__all__ = ["concurrency_option"]
+__all__ = ["concurrency_option", "tokenizer_option"]
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -21,4 +21,18 @@ def concurrency_option(help: str) -> Callable[[F], F]:
         default=8,
         show_default=True,
         help=help,
+    )
+
+
+def tokenizer_option() -> Callable[[F], F]:
+    """``--tokenizer``: how the filter counts words and finds near-duplicates, default rouge."""
+    return click.option(
+        "--tokenizer",
+        type=click.Choice(["rouge", "unicode"]),
+        default="rouge",
+        show_default=True,
+        help="How instructions are split into words for the length rule and the near-duplicate "
+        "checks. rouge: the paper's (English; text without spaces is one word). unicode: any "
+        "language, one word per Chinese or Japanese character; also lifts the English-only "
+        "start rule. A resume must use the same one.",
     )

@@ -13,6 +13,7 @@ from langchain_core.runnables import RunnableConfig
 # get_input_jsonschema, get_graph and as_tool all build the input's schema.
 from typing_extensions import TypedDict
 
+from langchain_selfinstruct.dedup import TokenizerName
 from langchain_selfinstruct.loop import Budget, Pool
 from langchain_selfinstruct.stats import RunStats
 
@@ -20,8 +21,10 @@ __all__ = [
     "PROGRESS_EVENT",
     "LoopState",
     "PipelineInput",
+    "concurrency_of",
     "once",
     "progress",
+    "resolve_tokenizer",
     "summarised",
     "target_of",
 ]
@@ -54,6 +57,40 @@ def target_of(input: PipelineInput | Mapping[str, Any] | int) -> int:
     if not isinstance(value, int) or isinstance(value, bool) or value < 1:
         raise ValueError(f"num_instructions must be a positive integer, got {value!r}")
     return value
+
+
+def concurrency_of(config: Mapping[str, Any], default: int) -> int:
+    """The loop's width for one call: the standard ``config["max_concurrency"]`` when set.
+
+    An explicit key in the call's config wins over the pipeline's ``max_concurrency`` field, as
+    it does for ``Runnable.batch``; ``run()`` takes no config, so what it records in
+    ``settings.json`` is always the field it runs with.
+    """
+    value = config.get("max_concurrency")
+    if value is None:
+        return default
+    if not isinstance(value, int) or isinstance(value, bool) or value < 1:
+        raise ValueError(f"config['max_concurrency'] must be a positive integer, got {value!r}")
+    return value
+
+
+def resolve_tokenizer(explicit: TokenizerName | None, *owners: object) -> TokenizerName:
+    """The one tokenizer a run uses: ``explicit``, else the one its index or filter was given.
+
+    Raises:
+        ValueError: Two of them were given different tokenizers.
+    """
+    given = {explicit} if explicit is not None else set()
+    given |= {t for owner in owners if (t := getattr(owner, "tokenizer", None)) is not None}
+    if len(given) > 1:
+        raise ValueError(
+            f"tokenizers differ ({', '.join(sorted(map(repr, given)))} among tokenizer=, index= "
+            "and instruction_filter=): words must be counted and compared one way"
+        )
+    chosen = next(iter(given), "rouge")
+    if chosen not in ("rouge", "unicode"):
+        raise ValueError(f"tokenizer must be 'rouge' or 'unicode', got {chosen!r}")
+    return chosen  # type: ignore[return-value]
 
 
 async def once(value: PipelineInput) -> AsyncIterator[PipelineInput]:

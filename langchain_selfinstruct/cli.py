@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from langchain_selfinstruct import __version__
-from langchain_selfinstruct._cli_options import concurrency_option
+from langchain_selfinstruct._cli_options import concurrency_option, tokenizer_option
 from langchain_selfinstruct._cli_quality import (
     curation_options,
     decontaminate,
@@ -116,6 +116,7 @@ def main() -> None:
     help="Seed tasks JSONL in the paper's format. Default: the bundled 175 tasks.",
 )
 @concurrency_option("Tasks worked on at once (model calls in flight).")
+@tokenizer_option()
 @click.option(
     "--requests-per-second",
     type=_FiniteFloat(min=0.01),
@@ -227,6 +228,7 @@ def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
         seed_tasks=seeds,
         preset=get_preset(options["preset"]),
         max_concurrency=options["concurrency"],
+        tokenizer=options["tokenizer"],
         seed=options["seed"],
         max_cost=options["max_cost"],
         max_tokens=options["max_tokens"],

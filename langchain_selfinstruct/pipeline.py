@@ -29,13 +29,16 @@ from langchain_selfinstruct._pipeline_io import (
     PROGRESS_EVENT,
     LoopState,
     PipelineInput,
+    concurrency_of,
     once,
     progress,
+    resolve_tokenizer,
     summarised,
     target_of,
 )
 from langchain_selfinstruct._sync import iterate_in_thread
 from langchain_selfinstruct.dedup import DuplicateIndex, NearDuplicateIndex, PoolIndex
+from langchain_selfinstruct.dedup.tokenize import TokenizerName
 from langchain_selfinstruct.errors import RunStoppedError
 from langchain_selfinstruct.loop import (
     Accepted,
@@ -121,18 +124,24 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
 
     name: str | None = "self_instruct"
     llm: Runnable[Any, Any]
-    """The model behind every generative step: any chat or completion model or a binding."""
+    """The model behind every generative step: any chat or completion model or a binding. It is
+    never changed: the steps share one copy with ``cache=False``, or, where its class declares
+    sampling fields (``temperature``, ...), each step gets a copy with its own values."""
     seed_tasks: list[Task] = Field(default_factory=load_seed_tasks)
     """The human-written pool (paper: 175 seed tasks)."""
     preset: PresetOrName = Field(default_factory=lambda: get_preset("faithful"))
     """Sampling parameters and paper constants, or a preset name (default ``faithful``)."""
     max_concurrency: int = Field(default=8, ge=1)
     """Units of work in flight at once: generation calls and candidates being completed (each
-    makes one model call at a time). Also the number of generations in a round."""
+    makes one model call at a time). Also the number of generations in a round. A call's
+    ``config={"max_concurrency": n}`` wins over it for that call."""
     seed: int = 0
     """Seed of the prompt sampler."""
     index: NearDuplicateIndex | None = None
     """Near-duplicate index of the pool; built from the pool (exact ROUGE-L) when omitted."""
+    tokenizer: TokenizerName | None = None
+    """``"unicode"`` for text other than English: how the filter counts words and compares texts
+    (:attr:`InstructionFilter.tokenizer`); ``None``: the index's or filter's, else ``"rouge"``."""
     instruction_filter: InstructionFilter | None = None
     """Instruction filter; paper rules from the preset when omitted."""
     instance_filter: InstanceFilter | None = None
@@ -170,6 +179,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                 f"no price known for model {self.resolved_model_name!r}; "
                 "pass prices={name: (usd_in_per_1m, usd_out_per_1m)} or drop max_cost"
             )
+        resolve_tokenizer(self.tokenizer, self.index, self.instruction_filter)
         self._secrets = model_secrets(self.llm)
         # One uncached model for every step (the steps never use a global LLM cache): steps
         # whose sampling fields differ get their own copies of it, the others share this one.
@@ -196,6 +206,11 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     def resolved_model_name(self) -> str:
         """The model name written to provenance and settings."""
         return self.model_label or describe_model(self.llm)
+
+    @property
+    def effective_tokenizer(self) -> TokenizerName:
+        """The tokenizer of the length, start and near-duplicate rules (see :attr:`tokenizer`)."""
+        return resolve_tokenizer(self.tokenizer, self.index, self.instruction_filter)
 
     @property
     def InputType(self) -> type[PipelineInput]:
@@ -330,7 +345,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             state.budget,
             state.stats,
             target=target,
-            width=self.max_concurrency,
+            width=concurrency_of(config, self.max_concurrency),
             max_stalled_rounds=self.max_stalled_rounds,
             machine_count=len(state.pool.machine),
             secrets=self._secrets,
@@ -346,8 +361,13 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             _logger.warning("run stopped short: %s", self._stop_detail(state.stats, target))
 
     def _stop_detail(self, stats: RunStats, target: int) -> str:
+        window, tokenizer = self.max_stalled_rounds, self.effective_tokenizer
         return describe_stop(
-            stats, total=stats.accepted, target=target, max_stalled_rounds=self.max_stalled_rounds
+            stats,
+            total=stats.accepted,
+            target=target,
+            max_stalled_rounds=window,
+            tokenizer=tokenizer,
         )
 
     def _price(self) -> tuple[float, float] | None:
@@ -363,7 +383,8 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                     "the instruction filter's index needs __len__ and average_similarity"
                 )
             return own
-        return NearDuplicateIndex(threshold=self.preset.rouge_threshold)
+        tokenizer = self.effective_tokenizer
+        return NearDuplicateIndex(threshold=self.preset.rouge_threshold, tokenizer=tokenizer)
 
     def _loop_filter(self, index: DuplicateIndex) -> InstructionFilter:
         instruction_filter = self.instruction_filter or InstructionFilter(

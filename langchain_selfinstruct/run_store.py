@@ -48,14 +48,16 @@ COMPATIBILITY_KEYS = (
     "model",
     "seed",
     "max_concurrency",
+    "tokenizer",
     "filters",
 )
 """Settings that must match for a run to continue in an existing directory.
 
 Each one changes which tasks are generated: the seed and the concurrency decide the prompt sampling
 and the commit order, and ``filters`` (``--exclude``, ``--curate``, custom rules) which are kept, so
-a resume with other values would mix two runs in one dataset. A run recorded before ``filters``
-existed used none.
+a resume with other values would mix two runs in one dataset; so does ``tokenizer``, which decides
+how the filter counts words and finds near-duplicates. A run recorded before ``filters`` existed
+used none, one recorded before ``tokenizer`` existed used ``"rouge"``.
 """
 
 _CLI_OPTIONS = {
@@ -63,7 +65,10 @@ _CLI_OPTIONS = {
     "model": "--model",
     "seed": "--seed",
     "max_concurrency": "--concurrency",
+    "tokenizer": "--tokenizer",
 }
+_DEFAULTS: dict[str, Any] = {"filters": [], "tokenizer": "rouge"}
+"""What a key missing from an older ``settings.json`` meant."""
 
 
 REJECT_TEXT_CHARS = 16_384
@@ -248,11 +253,11 @@ def _reject_duplicate_ids(path: Path, tasks: list[Task]) -> None:
 
 
 def _setting(settings: dict[str, Any], key: str) -> Any:
-    return settings.get(key, [] if key == "filters" else None)
+    return settings.get(key, _DEFAULTS.get(key))
 
 
 def _shown(settings: dict[str, Any], key: str) -> str:
-    value = settings.get(key)
+    value = _setting(settings, key)
     if key == "preset_sha256" and isinstance(value, str):
         # A hash alone says nothing to a user: name the preset it belongs to.
         return f"{settings.get('preset')!r} (sha256 {value[:12]})"
@@ -265,7 +270,7 @@ def _resume_hint(existing: dict[str, Any], key: str) -> str:
     if key == "filters":
         rules = ", ".join(str(rule.get("rule")) for rule in existing.get(key) or []) or "none"
         return f"the same --exclude / --curate options (rules there: {rules})"
-    value = existing.get("preset") if key == "preset_sha256" else existing.get(key)
+    value = existing.get("preset") if key == "preset_sha256" else _setting(existing, key)
     return f"{_CLI_OPTIONS[key]} {value}"
 
 

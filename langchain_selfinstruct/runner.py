@@ -68,6 +68,8 @@ class RunSummary:
     """The target number of tasks in the directory."""
     max_stalled_rounds: int | None = None
     """Rounds in a row without an accepted task after which the loop stops (``stalled``)."""
+    tokenizer: str = "rouge"
+    """The filter's tokenizer, for the hint of a stop whose rejects it would change."""
 
     @property
     def total_tasks(self) -> int:
@@ -87,11 +89,17 @@ class RunSummary:
             total=self.total_tasks,
             target=self.target,
             max_stalled_rounds=self.max_stalled_rounds,
+            tokenizer=self.tokenizer,
         )
 
 
 def describe_stop(
-    stats: RunStats, *, total: int, target: int | None, max_stalled_rounds: int | None
+    stats: RunStats,
+    *,
+    total: int,
+    target: int | None,
+    max_stalled_rounds: int | None,
+    tokenizer: str = "rouge",
 ) -> str:
     """Why a run stopped, in one line: the reason, the count, the main cause, the last error.
 
@@ -100,6 +108,8 @@ def describe_stop(
         total: Tasks there are now (resumed plus accepted).
         target: The target number of tasks.
         max_stalled_rounds: The stall window, for the wording of a stall.
+        tokenizer: The filter's tokenizer: a stop whose main reject reason another one would
+            change names it (``too_short`` from a text without spaces, ``non_ascii_start``).
 
     Returns:
         The line ``selfinstruct generate`` prints and ``RunStoppedError`` carries.
@@ -120,7 +130,25 @@ def describe_stop(
         head = f"stopped because {reason}"
     cause = _main_cause(stats)
     detail = f"{head}, {progress}" + (f"; most frequent: {cause}" if cause else "")
+    detail += _setting_hint(stats, tokenizer)
     return detail + (f"; last error: {stats.last_error}" if stats.last_error else "")
+
+
+_TOKENIZER_HINTS = {
+    "too_short": "words are counted by spaces; if the text has none (Chinese, Japanese, Thai)",
+    "non_ascii_start": "the paper's English-only rule; for another language",
+}
+
+
+def _setting_hint(stats: RunStats, tokenizer: str) -> str:
+    """The setting that would change the dominant reject reason, when there is one."""
+    if tokenizer != "rouge" or not stats.rejected:
+        return ""
+    reason = max(stats.rejected, key=lambda name: stats.rejected[name])
+    hint = _TOKENIZER_HINTS.get(reason)
+    if hint is None or max(stats.failures.values(), default=0) > stats.rejected[reason]:
+        return ""
+    return f"; {reason} dominates: {hint} use --tokenizer unicode (tokenizer='unicode')"
 
 
 def short_of_target(stats: RunStats) -> bool:
@@ -198,6 +226,7 @@ def run_settings(pipeline: SelfInstructPipeline, num_instructions: int) -> dict[
         "seed_tasks_count": len(pipeline.seed_tasks),
         "num_instructions": num_instructions,
         "max_concurrency": pipeline.max_concurrency,
+        "tokenizer": pipeline.effective_tokenizer,
         "max_cost": pipeline.max_cost,
         "max_tokens": pipeline.max_tokens,
         "filters": filter_settings(pipeline),
@@ -304,6 +333,7 @@ async def _events_to_directory(
                 resume.torn_bytes,
                 target=num_instructions,
                 max_stalled_rounds=pipeline.max_stalled_rounds,
+                tokenizer=pipeline.effective_tokenizer,
             )
         )
 

@@ -33,6 +33,7 @@ __all__ = [
     "dedupe_items",
     "fail",
     "first_text",
+    "is_preamble",
     "is_truncated",
     "possibly_cut",
     "unquote",
@@ -53,11 +54,19 @@ REMARK = re.compile(
     _F,
 )
 CHATTY = re.compile(r"^\W*(?:sure|certainly|of course|okay|ok|here|below|great|absolutely)\b", _F)
+# A reply to the request rather than an item of it: an assent ("Sure!", "Okay,"), "Here are ..."
+# or "Below is ...", or a header naming what follows ("More tasks:", "New instructions:").
+_PREAMBLE = re.compile(
+    r"^\W*(?:(?:sure|certainly|of course|okay|ok|absolutely)\b(?!\s+\w+\s+(?:is|are)\b)"
+    r"|(?:here|below)\s+(?:are|is)\b.*(?::\W*$|\b(?:tasks?|instructions?|examples?|ideas|list)\b)"
+    r"|.*\b(?:tasks?|instructions?|examples?|prompts?)\W*:\W*$)",
+    _F,
+)
 _BOLD_TITLE = re.compile(r"^\*\*[^*\n]{1,60}?(?::\*\*|\*\*\s*:)\s*(?=\S)")
 _QUOTES = {'"': '"', "'": "'", "“": "”", "‘": "’", "`": "`", "«": "»"}
 _TRUNCATED = frozenset({"length", "max_tokens"})
 FINISH_KEYS = ("finish_reason", "stop_reason", "done_reason")
-_FINISHED = re.compile(r"[.?!…。？！][\"'”’»)\]]*$")
+_FINISHED = re.compile(r"[.?!…。？！؟۔।][\"'”’»)\]]*$")
 
 _T = TypeVar("_T")
 
@@ -83,9 +92,20 @@ def possibly_cut(text: str, truncated: bool | None) -> bool:
     """Whether a last item must go: cut by the token limit, or maybe cut (no finish reason).
 
     Without a finish reason (``truncated`` is ``None``) an item that does not end like a finished
-    sentence (``.``, ``?``, ``!``, ``…``, possibly inside quotes or brackets) may have been cut.
+    sentence (``.``, ``?``, ``!``, ``…``, their CJK, Arabic and Devanagari forms, possibly inside
+    quotes or brackets) may have been cut.
     """
     return bool(truncated) or (truncated is None and not _FINISHED.search(text.rstrip()))
+
+
+def is_preamble(text: str) -> bool:
+    """Whether a one-line text is a chatty preamble ("Sure! Here are more tasks:"), never an item.
+
+    A multi-line text is judged by its first line only when that line is all there is: an item's
+    own lines may introduce its input ("Answer the question below:").
+    """
+    line = text.strip().strip("*_ ").strip()
+    return "\n" not in line and bool(_PREAMBLE.match(line))
 
 
 def fail(message: str, text: str) -> OutputParserException:

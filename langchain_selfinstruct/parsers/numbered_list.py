@@ -10,6 +10,7 @@ from langchain_selfinstruct.parsers._text import (
     clean_item,
     dedupe_items,
     fail,
+    is_preamble,
     possibly_cut,
 )
 
@@ -27,13 +28,18 @@ def _is_separator(line: str, following: list[str]) -> bool:
 
 
 def _split_list(text: str, first_item_unnumbered: bool) -> list[str]:
-    """Split a list response into raw items, the cut-off last one included."""
+    """Split a list response into raw items, the cut-off last one included.
+
+    The unnumbered first item of a completion is the prompt's "9." continued, unless its first
+    line is a reply to the request ("Sure! Here are more tasks:"): then it is no item at all.
+    """
     items: list[list[str]] = [[]] if first_item_unnumbered else []
     current: list[str] | None = items[0] if items else None
     gap = False
     lines = text.splitlines()
     for index, line in enumerate(lines):
         marker = ITEM_MARKER.match(line)
+        opening = current is not None and not any(current) and len(items) == 1
         if marker:
             current = [line[marker.end() :].strip()]
             items.append(current)
@@ -41,7 +47,12 @@ def _split_list(text: str, first_item_unnumbered: bool) -> list[str]:
         elif not line.strip():
             # A blank line only matters once the item has text: "9.\n\nWrite ..." is still item 9.
             gap = current is not None and any(current)
-        elif current is None or gap or _is_separator(line, lines[index + 1 : index + 2]):
+        elif (
+            current is None
+            or gap
+            or _is_separator(line, lines[index + 1 : index + 2])
+            or (first_item_unnumbered and opening and is_preamble(line))
+        ):
             current = None
         else:
             current.append(line.strip())

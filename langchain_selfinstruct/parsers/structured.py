@@ -11,7 +11,13 @@ from typing import Any, TypeVar
 
 from pydantic import BaseModel, Field, ValidationError
 
-from langchain_selfinstruct.parsers._text import ITEM_MARKER, clean_item, dedupe_items, fail
+from langchain_selfinstruct.parsers._text import (
+    ITEM_MARKER,
+    clean_item,
+    dedupe_items,
+    fail,
+    is_preamble,
+)
 from langchain_selfinstruct.parsers.instances import make_instance
 from langchain_selfinstruct.schema import Instance
 
@@ -80,7 +86,8 @@ def instructions_from_structured(
 ) -> list[str]:
     """Clean an :class:`InstructionList` (or dict) as :class:`NumberedListParser` cleans text.
 
-    Strips list markers, bold and quotes, drops empty and duplicate items, keeps ``max_items``.
+    Strips list markers, bold and quotes, drops empty, duplicate and preamble items ("Sure! Here
+    are more tasks:"), keeps ``max_items``.
 
     Raises:
         OutputParserException: ``obj`` does not match the schema or holds no instruction.
@@ -90,7 +97,7 @@ def instructions_from_structured(
     for item in parsed.instructions:
         marker = ITEM_MARKER.match(item)
         cleaned.append(clean_item(item[marker.end() :] if marker else item))
-    items = dedupe_items(cleaned, max_items)
+    items = dedupe_items((item for item in cleaned if not is_preamble(item)), max_items)
     if not items:
         raise fail("The structured output holds no instruction.", str(obj))
     return items

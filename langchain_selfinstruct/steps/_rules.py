@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import re
 import string
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
+from langchain_selfinstruct.dedup.tokenize import TokenizerName, get_tokenizer
+from langchain_selfinstruct.parsers._text import is_preamble
 from langchain_selfinstruct.schema import Instance
 from langchain_selfinstruct.steps.filter_results import InstructionRule, RuleHit
 
@@ -27,6 +29,7 @@ __all__ = [
     "length_rule",
     "non_ascii_start",
     "normalize_instruction",
+    "preamble_rule",
     "prefix_rule",
     "starts_with_punctuation",
 ]
@@ -76,21 +79,30 @@ def empty_rule(text: str) -> RuleHit | None:
     return RuleHit("empty", {}) if not text else None
 
 
-def length_rule(min_words: int, max_words: int) -> InstructionRule:
+def length_rule(
+    min_words: int, max_words: int, tokenizer: TokenizerName = "rouge"
+) -> InstructionRule:
     """Build the word-count rule (paper §2.4: reject ``<= 3`` or ``> 150`` words).
 
-    Words are counted with ``str.split()``, like the paper's ``len(inst.split())``.
+    With ``tokenizer="rouge"`` words are counted with ``str.split()``, like the paper's
+    ``len(inst.split())``; with ``"unicode"`` they are the near-duplicate check's Unicode words,
+    one per character in scripts written without spaces (Chinese, Japanese, Thai), where
+    ``split()`` would see one "word" per sentence.
 
     Args:
         min_words: Texts with at most this many words are ``too_short``.
         max_words: Texts with more than this many words are ``too_long``.
+        tokenizer: How words are counted.
 
     Returns:
         The rule.
     """
+    words_of: Callable[[str], list[str]] = (
+        str.split if tokenizer == "rouge" else get_tokenizer(tokenizer)
+    )
 
     def rule(text: str) -> RuleHit | None:
-        words = len(text.split())
+        words = len(words_of(text))
         if words <= min_words:
             return RuleHit("too_short", {"words": words, "min_words": min_words})
         if words > max_words:
@@ -154,6 +166,15 @@ def prefix_rule(prefixes: Sequence[str]) -> InstructionRule:
         return None
 
     return rule
+
+
+def preamble_rule(text: str) -> RuleHit | None:
+    """Reject a model's reply to the request ("Sure! Here are more tasks:"), which asks nothing.
+
+    The parsers drop such lines already; this catches them from anywhere else (a custom parser,
+    a structured answer, a list handed to the filter).
+    """
+    return RuleHit("preamble", {}) if is_preamble(text) else None
 
 
 def starts_with_punctuation(text: str) -> RuleHit | None:

@@ -14,6 +14,7 @@ from pydantic import BaseModel, ConfigDict, Field
 from langchain_selfinstruct.presets import PAPER_MAX_INSTANCES
 from langchain_selfinstruct.schema import Instance, Task
 from langchain_selfinstruct.steps import _rules
+from langchain_selfinstruct.steps.dict_output import DictOutput
 from langchain_selfinstruct.steps.filter_results import (
     InstanceFilterResult,
     InstanceRejection,
@@ -27,14 +28,17 @@ from langchain_selfinstruct.steps.inputs import TaskArgs, ToolDefaults, task_of
 __all__ = ["InstanceFilter"]
 
 
-class InstanceFilter(ToolDefaults, RunnableSerializable[Task | Mapping[str, Any], Task | None]):
+class InstanceFilter(
+    DictOutput, ToolDefaults, RunnableSerializable[Task | Mapping[str, Any], Task | None]
+):
     """Keep a task's valid instances, or drop the task (paper §2.4 and its released code).
 
     Instances are compared after ``strip()``. Dropped: empty output, input equal to output, input
     or output ending with ":" (usually a cut-off generation), and exact duplicates. The whole task
     is dropped when a non-empty input maps to two different outputs (``conflicting_outputs``) or
     nothing valid is left (``no_valid_instances``). The first ``max_instances`` valid instances
-    are kept, in order; the rest are ``over_limit``.
+    are kept, in order; the rest are ``over_limit``. ``.pick("instances")`` and ``.assign``
+    see the kept task as the dict of its fields.
     """
 
     model_config = ConfigDict(extra="forbid")

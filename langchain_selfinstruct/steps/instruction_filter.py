@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any, ClassVar
 
 from langchain_core.runnables import RunnableConfig, RunnableSerializable
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from langchain_selfinstruct.dedup import DuplicateIndex, rouge_l
+from langchain_selfinstruct.dedup import DuplicateIndex, TokenizerName, rouge_l_tokens
+from langchain_selfinstruct.dedup.tokenize import get_tokenizer
 from langchain_selfinstruct.presets import (
     PAPER_MAX_WORDS,
     PAPER_MIN_WORDS,
@@ -23,6 +24,7 @@ from langchain_selfinstruct.presets import (
 from langchain_selfinstruct.schema import Task
 from langchain_selfinstruct.steps import _rules
 from langchain_selfinstruct.steps._rules import PAPER_BLACKLIST
+from langchain_selfinstruct.steps.dict_output import DictOutput
 from langchain_selfinstruct.steps.filter_results import (
     InstructionFilterResult,
     InstructionRule,
@@ -39,13 +41,15 @@ __all__ = ["InstructionFilter"]
 FilterInput = Sequence[str | Task] | Mapping[str, Any] | str
 
 
-class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, InstructionFilterResult]):
+class InstructionFilter(
+    DictOutput, ToolDefaults, RunnableSerializable[FilterInput, InstructionFilterResult]
+):
     """Filter generated instructions with the heuristics of paper §2.4.
 
     Rules run cheapest first and the first that fires is the reason: empty text, word count,
-    keyword blacklist, rejected prefixes, leading punctuation, leading non-ASCII character,
-    near-duplicates, then ``custom_rules`` (so a rule that asks a model is only asked about
-    texts that are new). A candidate is a near-duplicate when its ROUGE-L F
+    keyword blacklist, rejected prefixes, a chatty preamble, leading punctuation, leading
+    non-ASCII character, near-duplicates, then ``custom_rules`` (so a rule that asks a model is
+    only asked about texts that are new). A candidate is a near-duplicate when its ROUGE-L F
     against the pool (``index``, which may also flag semantic duplicates) or against a candidate
     kept earlier in the same call exceeds the threshold (paper §2.4: kept only when ROUGE-L < 0.7;
     exactly 0.7 is kept, as in the paper's code). The pool is not updated during a call, so the
@@ -58,9 +62,11 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
             result = InstructionFilter(index=pool_index).invoke(candidates)
             result.kept, result.stats["dropped_near_duplicate"]
 
-    The result is a pydantic model, not a dict, so LCEL's ``.pick`` and ``.assign`` need it as
-    one first: ``InstructionFilter() | (lambda r: r.model_dump())``, or take a field directly
-    with ``InstructionFilter() | (lambda r: r.kept)``.
+    The result is a pydantic model; LCEL's ``.pick`` and ``.assign`` see it as the dict of its
+    fields: ``InstructionFilter().pick("kept")`` gives the kept texts, and
+    ``InstructionFilter().assign(n=lambda r: len(r["kept"]))`` adds a key to that dict. After
+    another step (``chain | InstructionFilter()``) take a field with
+    ``| RunnableLambda(attrgetter("kept"))``.
     """
 
     model_config = ConfigDict(extra="forbid", arbitrary_types_allowed=True)
@@ -79,10 +85,20 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
     """More keywords, e.g. :data:`ALPACA_EXTRA_BLACKLIST`."""
     reject_prefixes: tuple[str, ...] = ("Write a program",)
     """Case-insensitive start phrases to reject (the paper's "Write a program")."""
+    reject_preamble: bool = True
+    """Reject a model's chatty preamble ("Sure! Here are more tasks:"); not in the paper, whose
+    completion model never wrote one."""
     reject_punctuation_start: bool = True
     """Reject texts starting with ASCII punctuation (paper)."""
-    reject_non_ascii_start: bool = True
-    """Reject texts starting with a non-ASCII character (paper; turn off for non-English runs)."""
+    reject_non_ascii_start: bool | None = None
+    """Reject texts starting with a non-ASCII character (the paper's English-only rule);
+    ``None`` (default): on with the ``"rouge"`` tokenizer, off with ``"unicode"``."""
+    tokenizer: TokenizerName | None = None
+    """The language setting every rule shares: ``"rouge"`` (the paper: ``split()`` words for the
+    length rule, ``rouge_score`` tokens, which keep only ``[a-z0-9]``, for near-duplicates) or
+    ``"unicode"`` (Unicode words, one per Han or kana character, for both; the non-ASCII start
+    rule off). ``None`` (default) takes the index's tokenizer, or ``"rouge"`` without one, so
+    the batch check always scores like the pool check."""
     custom_rules: Sequence[Callable[[str], str | RuleHit | None]] = ()
     """Extra rules over the normalised text, run last (after dedup); return a reason (or a
     ``RuleHit`` with evidence) to drop the text, or None."""
@@ -129,16 +145,37 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
     def _run(self, input: FilterInput) -> InstructionFilterResult:
         return self._filter(instructions_of(input, "InstructionFilter", allow_str=True))
 
+    @model_validator(mode="after")
+    def _check_tokenizer(self) -> InstructionFilter:
+        own = getattr(self.index, "tokenizer", None)
+        if self.tokenizer is not None and own is not None and own != self.tokenizer:
+            raise ValueError(
+                f"tokenizer={self.tokenizer!r} but the index compares with {own!r}; "
+                "the batch and pool checks must score alike: build the index with "
+                f"NearDuplicateIndex(tokenizer={self.tokenizer!r}) or leave tokenizer unset"
+            )
+        return self
+
+    @property
+    def effective_tokenizer(self) -> TokenizerName:
+        """The tokenizer in force: :attr:`tokenizer`, else the index's, else ``"rouge"``."""
+        own = getattr(self.index, "tokenizer", None)
+        return self.tokenizer or (own if own in ("rouge", "unicode") else "rouge")
+
     def _rules(self) -> list[InstructionRule]:
+        tokenizer = self.effective_tokenizer
+        non_ascii = self.reject_non_ascii_start
         rules: list[InstructionRule] = [
             _rules.empty_rule,
-            _rules.length_rule(self.min_words, self.max_words),
+            _rules.length_rule(self.min_words, self.max_words, tokenizer),
             _rules.blacklist_rule((*self.blacklist, *self.extra_blacklist)),
             _rules.prefix_rule(self.reject_prefixes),
         ]
+        if self.reject_preamble:
+            rules.append(_rules.preamble_rule)
         if self.reject_punctuation_start:
             rules.append(_rules.starts_with_punctuation)
-        if self.reject_non_ascii_start:
+        if non_ascii or (non_ascii is None and tokenizer == "rouge"):
             rules.append(_rules.non_ascii_start)
         return rules
 
@@ -171,6 +208,8 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
         if self.index is not None and texts:
             checks = self.index.check_batch(texts, k=self.num_similar)
         threshold = self._batch_threshold()
+        tokenize = get_tokenizer(self.effective_tokenizer)
+        kept_tokens: list[list[str]] = []
         custom: list[InstructionRule] = [custom_rule(rule) for rule in self.custom_rules]
         kept: list[str] = []
         similar: dict[str, Similar] = {}
@@ -183,7 +222,9 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
                     raw, reason, "pool", pool.max_score, pool.most_similar
                 )
                 continue
-            batch = sorted(((other, rouge_l(text, other)) for other in kept), key=_by_score)
+            tokens = tokenize(text)
+            scores = (rouge_l_tokens(theirs, tokens) for theirs in kept_tokens)
+            batch = sorted(zip(kept, scores, strict=True), key=_by_score)
             if batch and batch[0][1] > threshold:
                 top, score = batch[: self.num_similar], batch[0][1]
                 rejected[position] = _duplicate(raw, "near_duplicate", "batch", score, top)
@@ -195,6 +236,7 @@ class InstructionFilter(ToolDefaults, RunnableSerializable[FilterInput, Instruct
             merged = [*batch, *(pool.most_similar if pool is not None else ())]
             similar[text] = sorted(merged, key=_by_score)[: self.num_similar]
             kept.append(text)
+            kept_tokens.append(tokens)
         return kept, similar
 
     def _batch_threshold(self) -> float:

@@ -214,7 +214,9 @@ def test_a_stalled_run_exits_3_and_the_summary_says_why(
     table = _table(result.stdout)
     assert table["stopped because"] == (
         "stalled: no task accepted in 5 rounds in a row, 0 of 3 tasks; "
-        "most frequent: rejected too_short (5)"
+        "most frequent: rejected too_short (5); too_short dominates: words are counted by "
+        "spaces; if the text has none (Chinese, Japanese, Thai) use --tokenizer unicode "
+        "(tokenizer='unicode')"
     )
     assert table["exit code"] == "3"
     record = json.loads(_generate(tmp_path, 3, "--quiet", "-c", "1", "--json").stdout)
