@@ -331,7 +331,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
             (``aclose``) cancels the work in flight.
         """
         config = ensure_config(config)
-        config["callbacks"] = with_handler(config.get("callbacks"), state.budget.usage)
+        config["callbacks"] = with_handler(config.get("callbacks"), state.budget.usage.async_view())
         provenance = {
             "model": self.resolved_model_name,
             "model_params": self.preset.instruction_generation.model_dump(exclude_none=True),

@@ -13,7 +13,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, cast
 
-from langchain_core.callbacks import BaseCallbackHandler, BaseCallbackManager, Callbacks
+from langchain_core.callbacks import (
+    AsyncCallbackHandler,
+    BaseCallbackHandler,
+    BaseCallbackManager,
+    Callbacks,
+)
 from langchain_core.messages import AIMessage
 from langchain_core.outputs import ChatGeneration, LLMResult
 
@@ -24,6 +29,7 @@ __all__ = [
     "DEFAULT_PRICES",
     "FALLBACK_EVENT",
     "UNKNOWN_COST",
+    "AsyncUsageView",
     "RunStats",
     "UsageTracker",
     "completion_generation",
@@ -219,7 +225,10 @@ class UsageTracker(BaseCallbackHandler):
 
     It runs inline and ignores chain events: a synchronous handler that is not inline is sent
     every start and end event of every nested Runnable through the thread pool, which cost
-    more CPU per model call than the rest of the step (benchmarks/README.md).
+    more CPU per model call than the rest of the step (benchmarks/README.md). Async runs use
+    :meth:`async_view` instead, because an inline handler in an async run makes langchain-core
+    skip ``on_llm_start`` for every handler that is not inline (langchain-ai/langchain#39633):
+    a user's handler would see completion models end without starting.
     """
 
     run_inline = True
@@ -232,6 +241,13 @@ class UsageTracker(BaseCallbackHandler):
         self.calls = 0
         self.errors = 0
         self.fallbacks: Counter[str] = Counter()
+        self._async_view: AsyncUsageView | None = None
+
+    def async_view(self) -> AsyncUsageView:
+        """The same counters as an async handler, for async runs (see the class docstring)."""
+        if self._async_view is None:
+            self._async_view = AsyncUsageView(self)
+        return self._async_view
 
     def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
         """Add the usage of one finished model call."""
@@ -270,6 +286,46 @@ class UsageTracker(BaseCallbackHandler):
         return True
 
 
+class AsyncUsageView(AsyncCallbackHandler):
+    """A :class:`UsageTracker`'s counters fed from async callbacks, awaited on the event loop.
+
+    An async handler is awaited where it is, neither inline nor through the thread pool, so it
+    costs as little as the inline tracker and leaves langchain-core's dispatch of
+    ``on_llm_start`` to the caller's handlers intact.
+    """
+
+    def __init__(self, tracker: UsageTracker) -> None:
+        super().__init__()
+        self.tracker = tracker
+
+    async def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        """Add the usage of one finished model call."""
+        self.tracker.on_llm_end(response, **kwargs)
+
+    async def on_llm_error(self, error: BaseException, **kwargs: Any) -> None:
+        """Count a failed model call."""
+        self.tracker.on_llm_error(error, **kwargs)
+
+    async def on_custom_event(self, name: str, data: Any, **kwargs: Any) -> None:
+        """Count a step's fallback."""
+        self.tracker.on_custom_event(name, data, **kwargs)
+
+    @property
+    def ignore_chain(self) -> bool:
+        """Chain events carry no usage."""
+        return True
+
+    @property
+    def ignore_agent(self) -> bool:
+        """Agent events carry no usage."""
+        return True
+
+    @property
+    def ignore_retriever(self) -> bool:
+        """Retriever events carry no usage."""
+        return True
+
+
 def _usage_of(response: LLMResult) -> tuple[int, int]:
     prompt = completion = 0
     for generations in response.generations:
@@ -285,7 +341,7 @@ def _usage_of(response: LLMResult) -> tuple[int, int]:
     return int(token_usage.get("prompt_tokens", 0)), int(token_usage.get("completion_tokens", 0))
 
 
-def with_handler(callbacks: Callbacks, handler: UsageTracker) -> Callbacks:
+def with_handler(callbacks: Callbacks, handler: BaseCallbackHandler) -> Callbacks:
     """``callbacks`` plus ``handler``, inherited by every child run; the caller's are kept."""
     if callbacks is None:
         return [handler]

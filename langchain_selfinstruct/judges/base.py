@@ -153,11 +153,14 @@ class JudgeBase(GenerativeStep[InputT, OutputT]):
         config: RunnableConfig | None,
     ) -> tuple[Verdicts, CallUsage]:
         """Async :meth:`_call`."""
-        tracker, tracked = _tracked(config)
+        tracker, tracked = _tracked(config, asynchronous=True)
         return await chain.ainvoke(variables, tracked), CallUsage.of(tracker)
 
 
-def _tracked(config: RunnableConfig | None) -> tuple[UsageTracker, RunnableConfig]:
+def _tracked(
+    config: RunnableConfig | None, *, asynchronous: bool = False
+) -> tuple[UsageTracker, RunnableConfig]:
     """A fresh tracker for one call, added to the caller's callbacks (which still see the call)."""
     tracker = UsageTracker()
-    return tracker, merge_configs(config, {"callbacks": [tracker]})
+    handler = tracker.async_view() if asynchronous else tracker
+    return tracker, merge_configs(config, {"callbacks": [handler]})
