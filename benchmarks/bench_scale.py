@@ -41,6 +41,9 @@ from langchain_selfinstruct.routing import ModelRouter  # noqa: E402
 
 LATENCY_S = 0.05
 CONCURRENCY = 32
+TIMEOUT_S = 5.0
+"""Client timeout: short, because a few requests to these local servers are lost now and then
+(with one server as with three, with or without the router), and each costs a timeout."""
 
 
 # -- fake servers in their own processes -------------------------------------------------------
@@ -52,15 +55,34 @@ def _serve(latency_s: float, slots: int, seed: int, conn: Connection) -> None:
     plan = FaultPlan(latency_s=latency_s, max_parallel=slots)
     with FaultServer(plan, answers_seed=seed) as server:
         conn.send(server.base_url)
-        conn.recv()  # until the benchmark is done with it
+        while conn.recv() == "retries":  # until the benchmark is done with it
+            conn.send(sum(request.retry_count > 0 for request in server.requests))
+
+
+@dataclass(frozen=True)
+class FakeServerProcess:
+    url: str
+    pid: int
+    conn: Connection
+
+    def retries(self) -> int:
+        """Requests the server saw that were a client's retry (a timeout or a lost answer)."""
+        self.conn.send("retries")
+        count: int = self.conn.recv()
+        return count
+
+    def cpu_s(self) -> float:
+        """User + system CPU seconds of the server process so far (Linux ``/proc``)."""
+        fields = Path(f"/proc/{self.pid}/stat").read_text().rsplit(")", 1)[1].split()
+        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 @contextmanager
-def fake_servers(count: int, latency_s: float, slots: int) -> Iterator[list[str]]:
-    """``count`` fake servers, each in its own process; yields their base URLs."""
+def fake_servers(count: int, latency_s: float, slots: int) -> Iterator[list[FakeServerProcess]]:
+    """``count`` fake servers, each in its own process."""
     context = multiprocessing.get_context("spawn")
     with ExitStack() as stack:
-        urls: list[str] = []
+        servers: list[FakeServerProcess] = []
         for seed in range(count):
             parent, child = context.Pipe()
             process = context.Process(target=_serve, args=(latency_s, slots, seed, child))
@@ -71,8 +93,8 @@ def fake_servers(count: int, latency_s: float, slots: int) -> Iterator[list[str]
                 proc.join(10)
 
             stack.callback(stop)
-            urls.append(parent.recv())
-        yield urls
+            servers.append(FakeServerProcess(parent.recv(), process.pid or 0, parent))
+        yield servers
 
 
 # -- many endpoints ------------------------------------------------------------------------------
@@ -87,19 +109,24 @@ class EndpointRun:
     cpu_ms_per_call: float
     shares: list[float]
     load: float
+    errors: int
+    server_cpu_ms_per_call: float
+    retries: int
 
     @property
     def calls_per_s(self) -> float:
         return self.calls / self.wall_s
 
 
-async def _one_run(urls: list[str], routed: bool, target: int) -> tuple[int, float, float, Any]:
+async def _one_run(
+    urls: list[str], routed: bool, target: int
+) -> tuple[int, float, float, Any, int]:
     llm = resolve_endpoints(
         "canned",
         base_urls=urls,
         completion=True,
         api_key="not-needed",
-        timeout=30.0,
+        timeout=TIMEOUT_S,
     )
     if routed and not isinstance(llm, ModelRouter):
         llm = ModelRouter(replicas=[llm], names=urls)
@@ -112,7 +139,7 @@ async def _one_run(urls: list[str], routed: bool, target: int) -> tuple[int, flo
     if stats.stop_reason != "target":
         raise RuntimeError(f"the run stopped short: {summary.stop_detail}")
     calls = stats.model_calls + stats.model_errors
-    return calls, wall, cpu, stats.endpoints
+    return calls, wall, cpu, stats.endpoints, stats.model_errors
 
 
 def bench_endpoints(args: argparse.Namespace) -> None:
@@ -125,43 +152,62 @@ def bench_endpoints(args: argparse.Namespace) -> None:
     ]
     results: dict[str, list[EndpointRun]] = {name: [] for name, _, _ in setups}
 
-    async def every_run(urls: list[str]) -> None:
+    async def every_run(servers: list[FakeServerProcess]) -> None:
+        urls = [server.url for server in servers]
         # One event loop for all runs: the clients of a run are closed on the loop they used.
         await _one_run(urls[:1], False, 10)  # warm-up: imports, connections
         for run in range(args.runs):
             order = setups if run % 2 == 0 else list(reversed(setups))
             for name, count, routed in order:
                 load = os.getloadavg()[0]
-                calls, wall, cpu, endpoints = await _one_run(urls[:count], routed, target)
+                server_cpu = sum(server.cpu_s() for server in servers)
+                retries = sum(server.retries() for server in servers)
+                calls, wall, cpu, endpoints, errors = await _one_run(urls[:count], routed, target)
                 total = sum(e["requests"] for e in endpoints.values()) or calls
                 shares = [e["requests"] / total for e in endpoints.values()] or [1.0]
-                results[name].append(
-                    EndpointRun(name, count, calls, wall, 1000 * cpu / calls, shares, load)
+                server_cpu = sum(server.cpu_s() for server in servers) - server_cpu
+                retries = sum(server.retries() for server in servers) - retries
+                run_result = EndpointRun(
+                    setup=name,
+                    servers=count,
+                    calls=calls,
+                    wall_s=wall,
+                    cpu_ms_per_call=1000 * cpu / calls,
+                    shares=shares,
+                    load=load,
+                    errors=errors,
+                    server_cpu_ms_per_call=1000 * server_cpu / calls,
+                    retries=retries,
                 )
+                results[name].append(run_result)
 
-    with fake_servers(3, LATENCY_S, args.slots) as urls:
-        asyncio.run(every_run(urls))
+    with fake_servers(3, LATENCY_S, args.slots) as servers:
+        asyncio.run(every_run(servers))
     print(
         f"\nMany endpoints: fake servers at {LATENCY_S * 1000:.0f} ms, {args.slots} slots each, "
         f"concurrency {CONCURRENCY}, {target} tasks, median of {args.runs}\n"
     )
     header = (
-        "| setup | ideal calls/s | calls/s (median) | runs | ratio | CPU ms per call "
-        "| share per server | load at start |"
+        "| setup | ideal calls/s | calls/s (median) | runs | ratio | client CPU ms per call "
+        "| servers' CPU ms per call | share per server | model errors | SDK retries "
+        "| load at start |"
     )
     print(header)
-    print("| --- | ---: | ---: | --- | ---: | ---: | --- | --- |")
+    print("| --- | ---: | ---: | --- | ---: | ---: | ---: | --- | --- | --- | --- |")
     for name, count, _ in setups:
         runs = results[name]
         ideal = min(CONCURRENCY, count * args.slots) / LATENCY_S
         rate = statistics.median(r.calls_per_s for r in runs)
         cpu = statistics.median(r.cpu_ms_per_call for r in runs)
+        server_cpu = statistics.median(r.server_cpu_ms_per_call for r in runs)
         split = " / ".join(f"{s:.0%}" for s in runs[-1].shares)
         each = ", ".join(f"{r.calls_per_s:.0f}" for r in runs)
         loads = ", ".join(f"{r.load:.1f}" for r in runs)
+        errors = ", ".join(str(r.errors) for r in runs)
+        retried = ", ".join(str(r.retries) for r in runs)
         print(
             f"| {name} | {ideal:.0f} | {rate:.0f} | {each} | {rate / ideal:.0%} | {cpu:.2f} "
-            f"| {split} | {loads} |"
+            f"| {server_cpu:.2f} | {split} | {errors} | {retried} | {loads} |"
         )
 
 
