@@ -408,3 +408,36 @@ async def test_a_pipeline_whose_replicas_all_die_stops_with_a_model_error(tmp_pa
     assert sum(server.calls for server in servers) <= 2 * 2 + 2
     assert summary.stop_detail.startswith("model_error: ")
     assert "NoReplicaAvailableError" in summary.stop_detail
+
+
+def test_the_openai_sdks_errors_are_told_apart() -> None:
+    openai = pytest.importorskip("openai")
+    httpx = pytest.importorskip("httpx")
+    from langchain_selfinstruct.errors import is_endpoint_failure
+
+    request = httpx.Request("POST", "http://127.0.0.1:1/v1/completions")
+
+    def status(cls: Any, code: int) -> Exception:
+        response = httpx.Response(code, request=request)
+        error: Exception = cls(f"HTTP {code}", response=response, body=None)
+        return error
+
+    down = [
+        openai.APIConnectionError(request=request),
+        openai.APITimeoutError(request=request),
+        status(openai.InternalServerError, 500),
+        status(openai.InternalServerError, 503),
+        status(openai.RateLimitError, 429),
+        httpx.ConnectError("refused"),
+    ]
+    own = [
+        status(openai.BadRequestError, 400),
+        status(openai.NotFoundError, 404),
+        status(openai.AuthenticationError, 401),
+        ValueError("no generation chunks"),
+    ]
+    assert [is_endpoint_failure(error) for error in down] == [True] * len(down)
+    assert [is_endpoint_failure(error) for error in own] == [False] * len(own)
+    wrapped = RuntimeError("step failed")
+    wrapped.__cause__ = down[0]
+    assert is_endpoint_failure(wrapped)
