@@ -10,7 +10,8 @@ from importlib import metadata
 
 from langchain_selfinstruct.dedup import NearDuplicateIndex, rouge_l
 from langchain_selfinstruct.embedded import embedded_model_path, load_embedded_model
-from langchain_selfinstruct.errors import ModelConfigError, RunStoppedError
+from langchain_selfinstruct.endpoints import resolve_endpoints
+from langchain_selfinstruct.errors import ModelConfigError, NoReplicaAvailableError, RunStoppedError
 from langchain_selfinstruct.fake import FakeSelfInstructLLM
 from langchain_selfinstruct.judges import CurationRule, TaskReviewer
 from langchain_selfinstruct.models import model_name, resolve_model
@@ -19,6 +20,7 @@ from langchain_selfinstruct.pipeline import SelfInstructPipeline
 from langchain_selfinstruct.presets import PRESETS, Preset, SamplingParams, get_preset
 from langchain_selfinstruct.quality import Decontaminator
 from langchain_selfinstruct.resources import load_seed_tasks
+from langchain_selfinstruct.routing import ModelRouter
 from langchain_selfinstruct.runner import RunSummary
 from langchain_selfinstruct.schema import Instance, Task, TaskFileError, load_tasks, save_tasks
 from langchain_selfinstruct.stats import RunStats
@@ -48,7 +50,9 @@ __all__ = [
     "InstructionFilter",
     "InstructionGenerator",
     "ModelConfigError",
+    "ModelRouter",
     "NearDuplicateIndex",
+    "NoReplicaAvailableError",
     "NumberedListParser",
     "Preset",
     "RunStats",
@@ -67,6 +71,7 @@ __all__ = [
     "load_seed_tasks",
     "load_tasks",
     "model_name",
+    "resolve_endpoints",
     "resolve_model",
     "rouge_l",
     "save_tasks",

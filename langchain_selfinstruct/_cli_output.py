@@ -70,6 +70,7 @@ def summary_table(record: dict[str, Any]) -> str:
         *((f"rejected: {k}", str(v)) for k, v in record["rejected"].items()),
         *((f"failed: {k}", str(v)) for k, v in record["failures"].items()),
         ("model calls / errors", f"{record['model_calls']} / {record['model_errors']}"),
+        *((f"endpoint {name}", _endpoint(n)) for name, n in record.get("endpoints", {}).items()),
         ("tokens", f"{record['prompt_tokens']} in + {record['completion_tokens']} out"),
         ("cost", format_cost(record["cost_usd"])),
         ("elapsed", f"{record['elapsed_s']:.1f} s"),
@@ -77,3 +78,12 @@ def summary_table(record: dict[str, Any]) -> str:
     ]
     width = max(len(name) for name, _ in rows)
     return "\n".join(f"{name:<{width}}  {value}" for name, value in rows)
+
+
+def _endpoint(counts: dict[str, Any]) -> str:
+    benched = (
+        f", benched {counts['benches']}x for {counts['benched_s']:.1f} s"
+        if counts["benches"]
+        else ""
+    )
+    return f"{counts['requests']} requests, {counts['errors']} errors{benched}"

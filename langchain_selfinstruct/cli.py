@@ -93,9 +93,10 @@ def main() -> None:
 )
 @click.option(
     "--base-url",
-    default=None,
+    multiple=True,
     metavar="URL",
-    help="An OpenAI-compatible server (vLLM, llama.cpp's server); --model names its model.",
+    help="An OpenAI-compatible server (vLLM, llama.cpp's server); --model names its model. "
+    "Repeat for several servers of it: each call goes to the least busy, a failing one is benched.",
 )
 @click.option(
     "--completion",
@@ -206,7 +207,7 @@ def generate(**options: Any) -> None:
 def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
     from langchain_core.rate_limiters import InMemoryRateLimiter
 
-    from langchain_selfinstruct.models import resolve_model
+    from langchain_selfinstruct.endpoints import resolve_endpoints
     from langchain_selfinstruct.pipeline import SelfInstructPipeline
     from langchain_selfinstruct.presets import get_preset
     from langchain_selfinstruct.resources import load_seed_tasks
@@ -216,9 +217,9 @@ def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
     seeds = load_seed_tasks() if seed_path is None else load_tasks(seed_path)
     rps = options["requests_per_second"]
     limiter = InMemoryRateLimiter(requests_per_second=rps) if rps else None
-    llm = resolve_model(
+    llm = resolve_endpoints(
         options["model"],
-        base_url=options["base_url"],
+        base_urls=options["base_url"],
         completion=options["completion"],
         api_key=options["api_key"],
         rate_limiter=limiter,

@@ -9,16 +9,35 @@ if TYPE_CHECKING:
     from langchain_selfinstruct.schema import Task
     from langchain_selfinstruct.stats import RunStats
 
-__all__ = ["ModelConfigError", "RunStoppedError", "describe_error", "is_fatal_model_error"]
+__all__ = [
+    "ModelConfigError",
+    "NoReplicaAvailableError",
+    "RunStoppedError",
+    "describe_error",
+    "is_endpoint_failure",
+    "is_fatal_model_error",
+]
 
 # Provider SDKs name their refusals of a key or a permission like this (openai, anthropic,
 # google, mistral...); matching by name keeps them optional dependencies.
 _FATAL_NAMES = ("AuthenticationError", "PermissionDeniedError", "Unauthorized", "Forbidden")
 _FATAL_STATUS = frozenset({401, 403})
+# What HTTP clients call a server they cannot reach or that did not answer in time (openai's
+# APIConnectionError / APITimeoutError, httpx's ConnectError / ReadTimeout / RemoteProtocolError).
+_UNREACHABLE_NAMES = ("ConnectionError", "ConnectError", "TimeoutError", "Timeout", "ProtocolError")
 
 
 class ModelConfigError(ValueError):
     """The model cannot be used as configured; the one-line message names the fix."""
+
+
+class NoReplicaAvailableError(RuntimeError):
+    """Every replica behind a :class:`~langchain_selfinstruct.routing.ModelRouter` is benched.
+
+    A model error no retry fixes for now (:func:`is_fatal_model_error`), so the loop stops with
+    ``model_error`` instead of failing every step until it stalls. The message names each
+    replica and the last error it gave.
+    """
 
 
 class RunStoppedError(RuntimeError):
@@ -52,15 +71,34 @@ def _chain(error: BaseException, *, implicit: bool = True) -> list[BaseException
 
 
 def is_fatal_model_error(error: BaseException) -> bool:
-    """Tell whether ``error`` (or what caused it) is a refused key or permission.
+    """Tell whether ``error`` (or what caused it) is a refused key or permission, or no replica.
 
     Another call with the same credentials cannot succeed, so the loop stops at once instead of
     waiting out its stall window.
     """
     for link in _chain(error):
+        if isinstance(link, NoReplicaAvailableError):
+            return True
         if isinstance(link, PermissionError) or type(link).__name__.endswith(_FATAL_NAMES):
             return True
         if getattr(link, "status_code", None) in _FATAL_STATUS:
+            return True
+    return False
+
+
+def is_endpoint_failure(error: BaseException) -> bool:
+    """Tell whether ``error`` says the server is down or overloaded rather than the request bad.
+
+    Connection refused or reset, a timeout, HTTP 5xx or 429 (after the client's own retries):
+    another replica of the model may well answer the same request.
+    """
+    for link in _chain(error):
+        if isinstance(link, (ConnectionError, TimeoutError)):
+            return True
+        if type(link).__name__.endswith(_UNREACHABLE_NAMES):
+            return True
+        status = getattr(link, "status_code", None)
+        if isinstance(status, int) and (status >= 500 or status == 429):
             return True
     return False
 

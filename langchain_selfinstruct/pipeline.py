@@ -55,6 +55,7 @@ from langchain_selfinstruct.models import model_name as describe_model
 from langchain_selfinstruct.models import model_secrets
 from langchain_selfinstruct.presets import PresetOrName, get_preset
 from langchain_selfinstruct.resources import load_seed_tasks
+from langchain_selfinstruct.routing import ModelRouter, counts_since
 from langchain_selfinstruct.runner import (
     RunSummary,
     arun_to_directory,
@@ -72,6 +73,7 @@ from langchain_selfinstruct.steps import (
 )
 from langchain_selfinstruct.steps.judged_rule import JudgedInstanceRule
 from langchain_selfinstruct.steps.model_setup import with_cache
+from langchain_selfinstruct.unwrap import find
 
 __all__ = [
     "PROGRESS_EVENT",
@@ -307,6 +309,8 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         rng = random.Random(f"{self.seed}:{len(existing)}")
         pool = Pool(self.seed_tasks, existing, self._pool_index(), rng, self.preset)
         budget = Budget(self._price(), max_cost=self.max_cost, max_tokens=self.max_tokens)
+        routers = find(self.llm, ModelRouter)
+        budget.endpoint_counts = counts_since(routers) if routers else None
         return LoopState(pool=pool, budget=budget)
 
     async def events(

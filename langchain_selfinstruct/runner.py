@@ -46,7 +46,7 @@ SUCCESS_STOP_REASONS = frozenset({"target", "max_cost", "max_tokens"})
 
 EXIT_CODES: dict[str, int] = {"stalled": 3, "interrupted": 130}
 """Exit code of ``selfinstruct generate`` by stop reason; 0 for :data:`SUCCESS_STOP_REASONS`, 4 for
-any other (``model_error``: a refused key or permission)."""
+any other (``model_error``: a refused key or permission, or no replica left answering)."""
 
 _EXIT_OTHER = 4
 _BUDGET_OPTIONS = {"max_cost": "--max-cost", "max_tokens": "--max-tokens"}
@@ -125,7 +125,7 @@ def describe_stop(
     if reason == "stalled":
         head = f"stalled: no task accepted in {max_stalled_rounds} rounds in a row"
     elif reason == "model_error":
-        head = "model_error: the model refused the credentials or the permission"
+        head = "model_error: the model refused the credentials or the permission, or is down"
     else:
         head = f"stopped because {reason}"
     cause = _main_cause(stats)

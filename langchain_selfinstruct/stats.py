@@ -137,10 +137,14 @@ class RunStats:
     """Wall time of this run in seconds."""
     stop_reason: str | None = None
     """Why it stopped: ``target``, ``max_cost``, ``max_tokens``, ``stalled``, ``model_error`` (a
-    refused key or permission, which no retry fixes) or ``interrupted``."""
+    refused key or permission, which no retry fixes, or every replica benched) or
+    ``interrupted``."""
     last_error: str | None = None
     """The last exception a step raised after its retries, as ``Type: first line`` of its
     innermost cause, credentials redacted; ``None`` when nothing failed."""
+    endpoints: dict[str, dict[str, Any]] = field(default_factory=dict)
+    """Per replica of a routed model (``--base-url`` given more than once), by name (its URL
+    without credentials): ``requests``, ``errors``, ``benched_s``, ``benches``."""
 
     @property
     def total_tokens(self) -> int:
@@ -167,6 +171,7 @@ class RunStats:
             "elapsed_s": round(self.elapsed_s, 3),
             "stop_reason": self.stop_reason,
             "last_error": self.last_error,
+            "endpoints": self.endpoints,
         }
 
 

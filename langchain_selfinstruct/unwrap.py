@@ -4,14 +4,15 @@ A step, the pipeline and the provenance records all need the model behind what t
 to pick the prompt variant, set sampling fields, switch the cache off, name the model or find its
 API key. LangChain wraps models in several ways (``.bind``, ``.with_config``, ``.with_retry``,
 ``.with_fallbacks``, ``configurable_alternatives`` / ``configurable_fields``, a sequence such as
-``acquire_rate_limit | llm``); :func:`leaves` and :func:`rebuild` know all of them, so nothing
-else has to.
+``acquire_rate_limit | llm``, a :class:`~langchain_selfinstruct.routing.ModelRouter` over
+replicas); :func:`leaves`, :func:`rebuild` and :func:`find` know all of them, so nothing else
+has to.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import urlsplit
 
 from langchain_core.language_models import BaseLanguageModel
@@ -22,17 +23,21 @@ from langchain_core.runnables.configurable import (
     RunnableConfigurableFields,
 )
 
-__all__ = ["is_openai_compatible_server", "leaves", "primary", "rebuild"]
+from langchain_selfinstruct.routing import ModelRouter
+
+__all__ = ["find", "is_openai_compatible_server", "leaves", "primary", "rebuild"]
 
 AnyRunnable = Runnable[Any, Any]
+T = TypeVar("T")
 
 
 def leaves(runnable: AnyRunnable) -> list[AnyRunnable]:
     """The runnables that actually answer, primary first.
 
     Bindings (``bind``, ``with_config``, ``with_retry``) are looked through; fallbacks and
-    configurable alternatives contribute every option, the default first; a sequence contributes
-    the models among its steps (a rate-limit step before a completion model is not one).
+    configurable alternatives contribute every option, the default first; a router every
+    replica, in order; a sequence contributes the models among its steps (a rate-limit step
+    before a completion model is not one).
 
     Args:
         runnable: A model or any wrapping of one.
@@ -44,6 +49,8 @@ def leaves(runnable: AnyRunnable) -> list[AnyRunnable]:
         return leaves(runnable.bound)
     if isinstance(runnable, RunnableWithFallbacks):
         return [leaf for item in (runnable.runnable, *runnable.fallbacks) for leaf in leaves(item)]
+    if isinstance(runnable, ModelRouter):
+        return [leaf for item in runnable.replicas for leaf in leaves(item)]
     if isinstance(runnable, RunnableConfigurableAlternatives):
         options = (runnable.default, *runnable.alternatives.values())
         return [leaf for item in options if isinstance(item, Runnable) for leaf in leaves(item)]
@@ -83,6 +90,9 @@ def rebuild(runnable: AnyRunnable, change: Callable[[AnyRunnable], AnyRunnable])
             "fallbacks": [rebuild(item, change) for item in runnable.fallbacks],
         }
         return runnable.model_copy(update=update)
+    if isinstance(runnable, ModelRouter):
+        # The copy shares the original's record of load and health.
+        return runnable.map_replicas(lambda item: rebuild(item, change))
     if isinstance(runnable, RunnableConfigurableAlternatives):
         alternatives = {
             key: rebuild(item, change) if isinstance(item, Runnable) else item
@@ -96,6 +106,31 @@ def rebuild(runnable: AnyRunnable, change: Callable[[AnyRunnable], AnyRunnable])
         steps = [rebuild(step, change) for step in runnable.steps]
         return RunnableSequence(*steps, name=runnable.name)
     return change(runnable)
+
+
+def find(runnable: AnyRunnable, kind: type[T]) -> list[T]:
+    """Every runnable of type ``kind`` in ``runnable``: itself, its wrappers' insides, its leaves.
+
+    Outermost first, e.g. the routers in a model: ``find(llm, ModelRouter)``.
+    """
+    inside: list[Any]
+    if isinstance(runnable, RunnableBindingBase):
+        inside = [runnable.bound]
+    elif isinstance(runnable, RunnableWithFallbacks):
+        inside = [runnable.runnable, *runnable.fallbacks]
+    elif isinstance(runnable, ModelRouter):
+        inside = list(runnable.replicas)
+    elif isinstance(runnable, RunnableConfigurableAlternatives):
+        inside = [runnable.default, *runnable.alternatives.values()]
+    elif isinstance(runnable, RunnableConfigurableFields):
+        inside = [runnable.default]
+    elif isinstance(runnable, RunnableSequence):
+        inside = list(runnable.steps)
+    else:
+        inside = []
+    found = [runnable] if isinstance(runnable, kind) else []
+    inner = [hit for item in inside if isinstance(item, Runnable) for hit in find(item, kind)]
+    return found + inner
 
 
 def is_openai_compatible_server(llm: AnyRunnable) -> bool:

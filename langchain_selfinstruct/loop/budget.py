@@ -5,7 +5,9 @@ from __future__ import annotations
 import threading
 import time
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from langchain_selfinstruct.stats import RunStats, UsageTracker
 
@@ -31,6 +33,8 @@ class Budget:
     stop: threading.Event = field(default_factory=threading.Event)
     """Set from outside (Ctrl-C, leaving a stream) to stop after the work in flight."""
     started: float = field(default_factory=time.monotonic)
+    endpoint_counts: Callable[[], dict[str, dict[str, Any]]] | None = None
+    """The run's per-replica counts of a routed model (``routing.counts_since``), if any."""
 
     def account(self, stats: RunStats) -> None:
         """Copy the usage counted so far, the elapsed time and the cost into ``stats``."""
@@ -39,6 +43,8 @@ class Budget:
         stats.model_calls, stats.model_errors = usage.calls, usage.errors
         stats.fallbacks = Counter(usage.fallbacks)
         stats.elapsed_s = time.monotonic() - self.started
+        if self.endpoint_counts is not None:
+            stats.endpoints = self.endpoint_counts()
         price = self.price
         stats.cost_usd = (
             None

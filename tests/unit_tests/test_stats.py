@@ -190,6 +190,7 @@ def test_run_stats_to_dict_is_plain_sorted_json() -> None:
         "elapsed_s",
         "stop_reason",
         "last_error",
+        "endpoints",
     }
 
 

@@ -71,6 +71,9 @@ class FaultPlan:
             timeout); it stops early once the client has gone.
         first: Faults served, in this order, to the first requests to arrive, before ``rates``
             apply; it makes sure every kind of fault shows up in a short run.
+        latency_s: How long every answer takes, like a model computing it.
+        max_parallel: Requests worked on at once, like a server's slots; the rest queue.
+            ``None``: no limit.
     """
 
     rates: Mapping[FaultKind, float] = field(default_factory=dict)
@@ -78,6 +81,8 @@ class FaultPlan:
     seed: int = 0
     retry_after_s: int = 1
     hang_s: float = 5.0
+    latency_s: float = 0.0
+    max_parallel: int | None = None
 
     def __post_init__(self) -> None:
         if any(rate < 0 for rate in self.rates.values()) or sum(self.rates.values()) > 1:
@@ -152,6 +157,7 @@ class FaultServer:
         self._answers = _CannedAnswers(answers_seed)
         self._seen: Counter[str] = Counter()
         self._first = list(self.plan.first)
+        self._slots = asyncio.Semaphore(self.plan.max_parallel or 1_000_000)
         self._lock = threading.Lock()
         self._socket: socket.socket | None = None
         self._server: uvicorn.Server | None = None
@@ -223,7 +229,9 @@ class FaultServer:
         payload = json.loads(body)
         prompt = "\n".join(str(m.get("content") or "") for m in payload.get("messages", []))
         fault = self._record(request, "chat", prompt, payload, body)
-        return await self._answer(request, fault, payload, prompt, chat=True)
+        async with self._slots:
+            await asyncio.sleep(self.plan.latency_s)
+            return await self._answer(request, fault, payload, prompt, chat=True)
 
     async def _completions(self, request: Request) -> Response:
         body = await request.body()
@@ -231,7 +239,9 @@ class FaultServer:
         prompt = payload.get("prompt") or ""
         prompt = prompt[0] if isinstance(prompt, list) else str(prompt)
         fault = self._record(request, "completions", prompt, payload, body)
-        return await self._answer(request, fault, payload, prompt, chat=False)
+        async with self._slots:
+            await asyncio.sleep(self.plan.latency_s)
+            return await self._answer(request, fault, payload, prompt, chat=False)
 
     def _record(
         self,
