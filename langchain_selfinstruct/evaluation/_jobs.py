@@ -1,0 +1,112 @@
+"""Run an evaluation command's model calls concurrently, appending each record as it arrives.
+
+The pattern of ``selfinstruct review``: up to ``concurrency`` calls at once, each finished
+record appended and fsynced before the next is awaited, Ctrl-C stopping after the calls in
+flight (what finished is on disk), and a failed call recorded as a failure, never dropped.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TypeVar
+
+from pydantic import BaseModel
+
+from langchain_selfinstruct._sync import iterate_in_thread
+from langchain_selfinstruct.evaluation.store import JsonlLog
+
+__all__ = ["Counts", "error_text", "run_jobs"]
+
+R = TypeVar("R", bound=BaseModel)
+_MAX_ERROR_CHARS = 300
+
+
+@dataclass
+class Counts:
+    """What one evaluation command did."""
+
+    path: Path
+    """The log written."""
+    total: int = 0
+    """Calls the command had to make or had made before (done + skipped + failed)."""
+    done: int = 0
+    """Records written with a result in this call."""
+    skipped: int = 0
+    """Already done by an earlier call."""
+    failed: int = 0
+    """Calls that failed after their retries (recorded, and tried again next time)."""
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def error_text(error: BaseException, secrets: Sequence[str]) -> str:
+    """The first line of an error, credentials removed, at most 300 characters."""
+    message = (str(error).splitlines() or [type(error).__name__])[0] or type(error).__name__
+    for secret in secrets:
+        if secret:
+            message = message.replace(secret, "[redacted]")
+    return message[:_MAX_ERROR_CHARS]
+
+
+def run_jobs(
+    counts: Counts,
+    jobs: Sequence[Callable[[], Awaitable[R]]],
+    failed: Callable[[R], bool],
+    concurrency: int,
+) -> Counts:
+    """Run ``jobs`` (each returns its record, a failure included) and append their records.
+
+    Returns:
+        ``counts`` updated. A Ctrl-C stops after the calls in flight.
+    """
+
+    def factory(stop: threading.Event) -> AsyncIterator[R]:
+        return _run(counts, jobs, failed, concurrency, stop)
+
+    try:
+        for _ in iterate_in_thread(factory):
+            pass
+    except KeyboardInterrupt:
+        if not counts.done and not counts.failed:
+            raise
+    return counts
+
+
+async def _run(
+    counts: Counts,
+    jobs: Sequence[Callable[[], Awaitable[R]]],
+    failed: Callable[[R], bool],
+    concurrency: int,
+    stop: threading.Event,
+) -> AsyncIterator[R]:
+    gate = asyncio.Semaphore(concurrency)
+
+    async def one(job: Callable[[], Awaitable[R]]) -> R:
+        async with gate:
+            if stop.is_set():
+                raise asyncio.CancelledError
+            return await job()
+
+    running = [asyncio.ensure_future(one(job)) for job in jobs]
+    try:
+        with JsonlLog[R](counts.path) as log:
+            for next_done in asyncio.as_completed(running):
+                try:
+                    record = await next_done
+                except asyncio.CancelledError:
+                    continue
+                log.append(record)
+                if failed(record):
+                    counts.failed += 1
+                else:
+                    counts.done += 1
+                status = str(getattr(record, "status", ""))
+                counts.by_status[status] = counts.by_status.get(status, 0) + 1
+                yield record
+    finally:
+        for future in running:
+            future.cancel()
+        await asyncio.gather(*running, return_exceptions=True)
