@@ -110,17 +110,37 @@ def eval_group() -> None:
 @click.option(
     "--limit", type=click.IntRange(min=1), default=None, help="Answer only the first N items."
 )
+@click.option(
+    "--max-tokens",
+    type=click.IntRange(min=1),
+    default=None,
+    help="Cap on each reply's tokens. Default: 384 (512 for chat models).",
+)
 @concurrency_option("Model calls at once.")
 @_server_options
 def answer(
-    tasks: Path | None, model: str, out: Path, limit: int | None, concurrency: int, **options: Any
+    tasks: Path | None,
+    model: str,
+    out: Path,
+    limit: int | None,
+    max_tokens: int | None,
+    concurrency: int,
+    **options: Any,
 ) -> None:
     """Collect MODEL's replies to every task into OUT/answers.jsonl (resumable)."""
     from langchain_selfinstruct.evaluation import answer_run
 
     try:
         llm = _models((model,), options)[model]
-        counts = answer_run(out, llm, model, tasks=tasks, concurrency=concurrency, limit=limit)
+        counts = answer_run(
+            out,
+            llm,
+            model,
+            tasks=tasks,
+            concurrency=concurrency,
+            limit=limit,
+            max_tokens=max_tokens,
+        )
     except _ERRORS as e:
         raise _fail(e) from e
     _echo(counts, "answered")

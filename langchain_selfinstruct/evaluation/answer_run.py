@@ -15,7 +15,7 @@ from typing import Any
 from langchain_core.runnables import Runnable
 
 from langchain_selfinstruct.evaluation._jobs import Counts, error_text, run_jobs
-from langchain_selfinstruct.evaluation.answerer import ResponseAnswerer
+from langchain_selfinstruct.evaluation.answerer import ANSWER_SAMPLING, ResponseAnswerer
 from langchain_selfinstruct.evaluation.directory import open_eval_dir
 from langchain_selfinstruct.evaluation.store import ANSWERS_FILE, AnswerRecord, read_records
 from langchain_selfinstruct.evaluation.tasks import EvalItem
@@ -41,6 +41,7 @@ def answer_run(
     tasks: str | os.PathLike[str] | None = None,
     concurrency: int = 8,
     limit: int | None = None,
+    max_tokens: int | None = None,
 ) -> Counts:
     """Ask ``llm`` every item of the directory's task set, resuming ``answers.jsonl``.
 
@@ -51,6 +52,7 @@ def answer_run(
         tasks: The task file; ``None``: the directory's, or the project's own set.
         concurrency: Model calls at once.
         limit: Answer only the first ``limit`` items (a smaller, documented subset).
+        max_tokens: Cap on each reply's tokens; default :data:`ANSWER_SAMPLING`'s.
 
     Returns:
         What this call did; ``failed`` items are tried again by the next call.
@@ -63,7 +65,12 @@ def answer_run(
     done = latest_answers(out_dir)
     todo = [item for item in items if (model, item.task_id, item.instance_index) not in done]
     counts.skipped = len(items) - len(todo)
-    answerer = ResponseAnswerer(llm)
+    sampling = ANSWER_SAMPLING
+    if max_tokens is not None:
+        sampling = sampling.model_copy(
+            update={"max_tokens": max_tokens, "chat_max_tokens": max_tokens}
+        )
+    answerer = ResponseAnswerer(llm, sampling=sampling)
     secrets = model_secrets(llm)
 
     def job(item: EvalItem) -> Callable[[], Awaitable[AnswerRecord]]:
