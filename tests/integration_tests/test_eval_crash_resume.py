@@ -67,6 +67,7 @@ def test_an_eval_command_killed_again_and_again_ends_with_everything_once(
 ) -> None:
     out = tmp_path / "eval"
     rng = random.Random(15)
+    key: tuple[str, ...]
     if command == "answer":
         args = ["eval", "answer", "--model", "fake:0.02", "--out", str(out), "-c", "2"]
         log, key, status = out / "answers.jsonl", ("model", "task_id"), "answered"
