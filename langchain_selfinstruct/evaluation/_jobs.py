@@ -1,8 +1,10 @@
 """Run an evaluation command's model calls concurrently, appending each record as it arrives.
 
-The pattern of ``selfinstruct review``: up to ``concurrency`` calls at once, each finished
-record appended and fsynced before the next is awaited, Ctrl-C stopping after the calls in
-flight (what finished is on disk), and a failed call recorded as a failure, never dropped.
+The pattern of ``selfinstruct review``: up to ``concurrency`` calls at once, every finished record
+appended and fsynced before it is counted, Ctrl-C stopping after the calls in flight (what
+finished is on disk), and a failed call recorded as a failure, never dropped. Unlike review, the
+records that finish together are written with one fsync, on a worker thread: at 32 judge calls
+in flight an fsync per record on the event loop held every call up (benchmarks/README.md).
 """
 
 from __future__ import annotations
@@ -91,21 +93,25 @@ async def _run(
             return await job()
 
     running = [asyncio.ensure_future(one(job)) for job in jobs]
+    position: dict[asyncio.Future[R], int] = {f: i for i, f in enumerate(running)}
+    pending: set[asyncio.Future[R]] = set(running)
     try:
         with JsonlLog[R](counts.path) as log:
-            for next_done in asyncio.as_completed(running):
-                try:
-                    record = await next_done
-                except asyncio.CancelledError:
-                    continue
-                log.append(record)
-                if failed(record):
-                    counts.failed += 1
-                else:
-                    counts.done += 1
-                status = str(getattr(record, "status", ""))
-                counts.by_status[status] = counts.by_status.get(status, 0) + 1
-                yield record
+            while pending:
+                finished, pending = await asyncio.wait(pending, return_when=asyncio.FIRST_COMPLETED)
+                ready = sorted((f for f in finished if not f.cancelled()), key=position.__getitem__)
+                records = [f.result() for f in ready]  # a job returns its failure as a record
+                # Group commit off the event loop: the calls in flight go on during the fsync,
+                # and records that finished together cost one fsync, not one each.
+                await asyncio.to_thread(log.append, *records)
+                for record in records:
+                    if failed(record):
+                        counts.failed += 1
+                    else:
+                        counts.done += 1
+                    status = str(getattr(record, "status", ""))
+                    counts.by_status[status] = counts.by_status.get(status, 0) + 1
+                    yield record
     finally:
         for future in running:
             future.cancel()

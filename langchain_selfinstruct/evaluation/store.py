@@ -17,7 +17,7 @@ from typing import IO, Any, Generic, Literal, TypeVar
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from langchain_selfinstruct._io import append_line_fsync
+from langchain_selfinstruct._io import append_lines_fsync
 from langchain_selfinstruct.judges import CallUsage
 from langchain_selfinstruct.schema import MAX_LINE_BYTES, TaskFileError
 
@@ -157,20 +157,26 @@ class JsonlLog(Generic[R]):
             self._handle.close()
         self._handle = None
 
-    def append(self, record: R) -> None:
-        """Append one record and force it to disk.
+    def append(self, *records: R) -> None:
+        """Append records and force them to disk (one fsync for all of them).
 
         Raises:
-            ValueError: The line would be longer than :data:`MAX_LINE_BYTES` (nothing is
+            ValueError: A line would be longer than :data:`MAX_LINE_BYTES` (nothing is
                 written: no reader could read it back).
         """
         if self._handle is None:
             raise RuntimeError("JsonlLog is not open; use it as a context manager")
-        data: dict[str, Any] = record.model_dump(mode="json", exclude_none=True)
-        line = json.dumps(data, ensure_ascii=False)
-        if len(line.encode("utf-8")) > MAX_LINE_BYTES:
-            raise ValueError(f"{self.path}: a record over {MAX_LINE_BYTES} bytes is not written")
-        append_line_fsync(self._handle, line)
+        lines = []
+        for record in records:
+            data: dict[str, Any] = record.model_dump(mode="json", exclude_none=True)
+            line = json.dumps(data, ensure_ascii=False)
+            if len(line.encode("utf-8")) > MAX_LINE_BYTES:
+                raise ValueError(
+                    f"{self.path}: a record over {MAX_LINE_BYTES} bytes is not written"
+                )
+            lines.append(line)
+        if lines:
+            append_lines_fsync(self._handle, lines)
 
     def _set_torn_line_aside(self) -> None:
         if not self.path.is_file():
