@@ -12,7 +12,7 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import AsyncIterator, Awaitable, Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TypeVar
 
@@ -41,7 +41,6 @@ class Counts:
     """Already done by an earlier call."""
     failed: int = 0
     """Calls that failed after their retries (recorded, and tried again next time)."""
-    by_status: dict[str, int] = field(default_factory=dict)
 
 
 def error_text(error: BaseException, secrets: Sequence[str]) -> str:
@@ -109,8 +108,6 @@ async def _run(
                         counts.failed += 1
                     else:
                         counts.done += 1
-                    status = str(getattr(record, "status", ""))
-                    counts.by_status[status] = counts.by_status.get(status, 0) + 1
                     yield record
     finally:
         for future in running:

@@ -208,3 +208,20 @@ def test_the_cli_runs_a_dry_evaluation(tmp_path: Path, tasks_file: Path) -> None
     assert "fake / fake:" in result.output and "eval_grades.png" in result.output
     missing = runner.invoke(main, ["eval", "grade", str(tmp_path), "--judge", "fake"])
     assert missing.exit_code == 1 and "run `selfinstruct eval answer`" in missing.output
+
+
+def test_the_log_never_writes_a_line_it_could_not_read_back(tmp_path: Path) -> None:
+    from langchain_selfinstruct.evaluation.store import JsonlLog
+    from langchain_selfinstruct.schema import MAX_LINE_BYTES
+
+    path = tmp_path / "answers.jsonl"
+    small = AnswerRecord(
+        model="m", task_id="t0", instance_index=0, status="answered", response="hi"
+    )
+    huge = small.model_copy(update={"task_id": "t1", "response": "x" * MAX_LINE_BYTES})
+    with JsonlLog[AnswerRecord](path) as log, pytest.raises(ValueError, match="not written"):
+        log.append(small, huge)
+    assert not path.read_bytes()  # all or nothing: the small one is not written either
+    with JsonlLog[AnswerRecord](path) as log:
+        log.append(small)
+    assert read_records(path, AnswerRecord) == [small]
