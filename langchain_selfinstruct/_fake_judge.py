@@ -13,6 +13,8 @@ import random
 import re
 from collections.abc import Callable
 
+from langchain_selfinstruct._fake_eval import EVAL_SCRIPTS
+
 __all__ = ["JUDGE_SCRIPTS", "answer_judge_prompt"]
 
 _YES_RATES = {"task": 0.92, "input": 0.8, "output": 0.6}
@@ -54,8 +56,10 @@ def _review(prompt: str, rng: random.Random) -> str:
 
 JUDGE_SCRIPTS: list[tuple[Callable[[str], bool], Callable[[str, random.Random], str]]] = [
     (lambda p: "Valid task:" in p and "Acceptable output:" in p, _review),
+    *EVAL_SCRIPTS,
 ]
-"""``(recognises the prompt, answers it)`` pairs, tried in order."""
+"""``(recognises the prompt, answers it)`` pairs, tried in order; the evaluation's (answerer,
+rubric and pairwise prompts) come from :mod:`._fake_eval`."""
 
 
 def answer_judge_prompt(prompt: str, rng: random.Random) -> str | None:

@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING, Any
 import click
 
 from langchain_selfinstruct import __version__
+from langchain_selfinstruct._cli_eval import eval_group
 from langchain_selfinstruct._cli_options import concurrency_option, tokenizer_option
 from langchain_selfinstruct._cli_quality import (
     curation_options,
@@ -370,3 +371,4 @@ def doctor(timeout: float, as_json: bool) -> None:
 
 main.add_command(review)
 main.add_command(decontaminate)
+main.add_command(eval_group)

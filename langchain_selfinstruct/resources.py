@@ -1,7 +1,8 @@
 """Locate the prompt templates and seed tasks that ship with the package.
 
-In a wheel, ``prompts/`` and ``seeds/`` are force-included under ``langchain_selfinstruct/_data``;
-in a source checkout (editable install) they sit at the repository root. Both are searched.
+In a wheel, ``prompts/``, ``seeds/`` and ``evaluation/`` are force-included under
+``langchain_selfinstruct/_data``; in a source checkout (editable install) they sit at the
+repository root. Both are searched.
 """
 
 from __future__ import annotations
@@ -18,11 +19,11 @@ DEFAULT_SEED_TASKS_NAME = "seed_tasks.jsonl"
 _PACKAGE_DIR = Path(__file__).resolve().parent
 
 
-def data_path(kind: Literal["prompts", "seeds"], name: str) -> Path:
+def data_path(kind: Literal["prompts", "seeds", "evaluation"], name: str) -> Path:
     """Return the path of a shipped data file.
 
     Args:
-        kind: ``"prompts"`` or ``"seeds"``.
+        kind: ``"prompts"``, ``"seeds"`` or ``"evaluation"``.
         name: File name inside that folder.
 
     Returns:

@@ -42,6 +42,7 @@ __all__ = ["JUDGE_SAMPLING", "CallUsage", "JudgeBase", "Verdicts"]
 
 InputT = TypeVar("InputT")
 OutputT = TypeVar("OutputT")
+T = TypeVar("T")
 
 Verdicts = dict[str, Verdict]
 """A judge's parsed answer: question key -> verdict."""
@@ -138,20 +139,20 @@ class JudgeBase(GenerativeStep[InputT, OutputT]):
 
     def _call(
         self,
-        chain: Attempts[Verdicts],
+        chain: Attempts[T],
         variables: dict[str, Any],
         config: RunnableConfig | None,
-    ) -> tuple[Verdicts, CallUsage]:
+    ) -> tuple[T, CallUsage]:
         """Run ``chain`` once (with its retries) and count what it cost."""
         tracker, tracked = _tracked(config)
         return chain.invoke(variables, tracked), CallUsage.of(tracker)
 
     async def _acall(
         self,
-        chain: Attempts[Verdicts],
+        chain: Attempts[T],
         variables: dict[str, Any],
         config: RunnableConfig | None,
-    ) -> tuple[Verdicts, CallUsage]:
+    ) -> tuple[T, CallUsage]:
         """Async :meth:`_call`."""
         tracker, tracked = _tracked(config, asynchronous=True)
         return await chain.ainvoke(variables, tracked), CallUsage.of(tracker)

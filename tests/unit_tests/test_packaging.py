@@ -32,6 +32,7 @@ def test_wheel_contains_every_prompt_and_the_seed_pool(wheel: Path) -> None:
     for prompt in prompts:
         assert f"langchain_selfinstruct/_data/prompts/{prompt}" in names
     assert "langchain_selfinstruct/_data/seeds/seed_tasks.jsonl" in names
+    assert "langchain_selfinstruct/_data/evaluation/user_oriented_tasks.jsonl" in names
     assert "langchain_selfinstruct/py.typed" in names
 
 
@@ -41,6 +42,7 @@ def test_unpacked_wheel_loads_its_own_data(wheel: Path, tmp_path: Path) -> None:
     code = (
         "import langchain_selfinstruct as l, langchain_selfinstruct.resources as r;"
         "assert len(l.load_seed_tasks()) == 175;"
+        "import langchain_selfinstruct.evaluation as e; assert len(e.load_eval_items()) == 130;"
         "print(r.prompt_path('classification.completion.txt'));"
         "print(l.__file__)"
     )
