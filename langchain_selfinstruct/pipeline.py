@@ -25,6 +25,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from langchain_selfinstruct._loop_steps import build_loop_steps
 from langchain_selfinstruct._pipeline_io import (
     PROGRESS_EVENT,
     LoopState,
@@ -40,6 +41,7 @@ from langchain_selfinstruct.errors import RunStoppedError
 from langchain_selfinstruct.loop import (
     Accepted,
     Budget,
+    Executor,
     InProcessExecutor,
     LoopEvent,
     Pool,
@@ -51,6 +53,7 @@ from langchain_selfinstruct.loop import (
 from langchain_selfinstruct.models import model_name as describe_model
 from langchain_selfinstruct.models import model_secrets
 from langchain_selfinstruct.presets import PresetOrName, get_preset
+from langchain_selfinstruct.ray_replicas import RayReplicas, StepsRecipe
 from langchain_selfinstruct.resources import load_seed_tasks
 from langchain_selfinstruct.runner import (
     RunSummary,
@@ -60,15 +63,9 @@ from langchain_selfinstruct.runner import (
     short_of_target,
 )
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.stats import RunStats, price_for, with_handler
-from langchain_selfinstruct.steps import (
-    CompleteTask,
-    InstanceFilter,
-    InstructionFilter,
-    InstructionGenerator,
-)
+from langchain_selfinstruct.stats import RunStats, UsageTracker, price_for, with_handler
+from langchain_selfinstruct.steps import CompleteTask, InstanceFilter, InstructionFilter
 from langchain_selfinstruct.steps.judged_rule import JudgedInstanceRule
-from langchain_selfinstruct.steps.model_setup import with_cache
 
 __all__ = [
     "PROGRESS_EVENT",
@@ -153,6 +150,9 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     accept nothing."""
     model_label: str | None = None
     """Model name recorded in provenance; derived from ``llm`` when omitted."""
+    ray: RayReplicas | None = None
+    """Run the model work on Ray replicas (the ``ray`` extra; ``ray_replicas.py``); ``llm`` then
+    only names the model on the driver (see :meth:`RayReplicas.driver_model`)."""
 
     _generator: Runnable[Sequence[str | Task], list[str]] = PrivateAttr()
     _complete: CompleteTask = PrivateAttr()
@@ -170,14 +170,12 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                 f"no price known for model {self.resolved_model_name!r}; "
                 "pass prices={name: (usd_in_per_1m, usd_out_per_1m)} or drop max_cost"
             )
+        if self.ray is not None and self.judged_rule is not None:
+            raise ValueError("judged_rule (--curate) does not run on Ray replicas yet")
         self._secrets = model_secrets(self.llm)
-        # One uncached model for every step (the steps never use a global LLM cache): steps
-        # whose sampling fields differ get their own copies of it, the others share this one.
-        llm = with_cache(self.llm, False)
-        self._generator = InstructionGenerator(llm, preset=self.preset)
-        self._complete = CompleteTask(
-            llm,
-            preset=self.preset,
+        self._generator, self._complete = build_loop_steps(
+            self.llm,
+            self.preset,
             instance_filter=self.instance_filter,
             classification_cache=self.classification_cache,
             judged_rule=self.judged_rule,
@@ -326,7 +324,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         )
         scheduler = Scheduler(
             driver,
-            InProcessExecutor(self._generator, self._complete, config),
+            await self._executor(config, state.budget.usage),
             state.budget,
             state.stats,
             target=target,
@@ -344,6 +342,12 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         state.last_error = scheduler.last_error
         if short_of_target(state.stats):
             _logger.warning("run stopped short: %s", self._stop_detail(state.stats, target))
+
+    async def _executor(self, config: RunnableConfig, usage: UsageTracker) -> Executor:
+        if self.ray is None:
+            return InProcessExecutor(self._generator, self._complete, config)
+        steps = StepsRecipe(self.preset, self.instance_filter, self.classification_cache)
+        return await self.ray.start(steps, config, usage, expected=describe_model(self.llm))
 
     def _stop_detail(self, stats: RunStats, target: int) -> str:
         return describe_stop(
