@@ -138,7 +138,13 @@ class RayReplicas(BaseModel):
         """
         ray = require_ray()
         if not ray.is_initialized():
-            ray.init(address=self.address)
+            try:
+                ray.init(address=self.address)
+            except (ConnectionError, RuntimeError) as error:
+                raise ModelConfigError(
+                    f"cannot reach a Ray cluster at {self.address!r} (start one with "
+                    f"`ray start --head`, or use --ray local): {error}"
+                ) from error
         self._check_resources(ray.cluster_resources())
         actor = ray.remote(ModelReplica).options(
             num_cpus=self.replica_cpus,

@@ -40,6 +40,8 @@ __all__ = ["REPLICA_RETRY", "RayExecutor", "ReplicaLostError"]
 
 REPLICA_RETRY = "replica_retry"
 """The fallback counted each time a unit is run again because its replica died."""
+_RETRY_DELAY_S = 0.5
+"""First pause before a lost unit runs again; it doubles with each retry."""
 _COOLDOWN_S = 5.0
 """How long a replica that just failed a unit is passed over while another one is up."""
 
@@ -119,6 +121,8 @@ class RayExecutor:
                     ) from error
                 attempt += 1
                 self.usage.add(fallbacks={REPLICA_RETRY: 1})
+                # Give Ray a moment to restart it, should it be the only replica.
+                await asyncio.sleep(_RETRY_DELAY_S * 2 ** (attempt - 1))
                 continue
             except asyncio.CancelledError:
                 _cancel(ref)
