@@ -17,7 +17,8 @@ crosses to a replica, as plain data (:mod:`langchain_selfinstruct.loop.work`), a
   held are run again, on whichever replica is least busy, at most ``unit_retries`` times each,
   and counted as ``replica_retry`` in the run's fallbacks. A unit only counts once its reply
   arrives, so nothing is lost or committed twice. Past its retries the unit is reported failed
-  with :class:`ReplicaLostError`.
+  with :class:`ReplicaLostError`. A replica Ray will not restart (``ActorDiedError``) gets no
+  more units; once none is left, every unit fails that way at once, and the run stalls out.
 
 Ray is imported only once an executor is used; the actors are made by ``ray_replicas.py``.
 """
@@ -79,6 +80,8 @@ class RayExecutor:
         )
         self._busy = [0] * len(self.replicas)
         self._failed_at = [float("-inf")] * len(self.replicas)
+        self._gone: set[int] = set()
+        """Replicas Ray reported dead for good (``ActorDiedError``: restarts spent)."""
         self._running: dict[asyncio.Future[Any], WorkUnit] = {}
         self._done: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
 
@@ -94,13 +97,15 @@ class RayExecutor:
         task.add_done_callback(self._done.put_nowait)
 
     def _pick(self) -> int:
+        alive = [i for i in range(len(self.replicas)) if i not in self._gone]
+        if not alive:
+            raise ReplicaLostError("every Ray replica died and Ray restarts none of them")
         now = time.monotonic()
-        healthy = [i for i, at in enumerate(self._failed_at) if now - at > _COOLDOWN_S]
-        candidates = healthy or list(range(len(self.replicas)))
-        return min(candidates, key=lambda i: (self._busy[i], i))
+        healthy = [i for i in alive if now - self._failed_at[i] > _COOLDOWN_S]
+        return min(healthy or alive, key=lambda i: (self._busy[i], i))
 
     async def _run(self, unit: WorkUnit) -> list[str] | Any:
-        from ray.exceptions import RayActorError
+        from ray.exceptions import ActorDiedError, RayActorError
 
         attempt = 0
         while True:
@@ -114,7 +119,10 @@ class RayExecutor:
             try:
                 reply: UnitReply = await ref
             except RayActorError as error:
+                # ActorUnavailableError: restarting, may come back; ActorDiedError: gone.
                 self._failed_at[index] = time.monotonic()
+                if isinstance(error, ActorDiedError):
+                    self._gone.add(index)
                 if attempt >= self.unit_retries:
                     raise ReplicaLostError(
                         f"replica {index} died under this unit {attempt + 1} times"
