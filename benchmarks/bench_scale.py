@@ -7,9 +7,9 @@
 2. ``ray_embedded``: the embedded SmolLM2 model, 30 tasks, ``fast`` preset, concurrency 8, in
    process (its default layout: two llama.cpp copies sharing the cores) against Ray with 2
    single-thread replicas.
-3. ``on_paper``: with the driver's measured CPU per unit on Ray, how many replicas one driver
-   can feed, and the pool size where the central dedup (``benchmarks/README.md``'s numbers)
-   costs more per candidate than that.
+3. ``on_paper``: with the driver's measured CPU per accepted task on Ray, how many replicas one
+   driver core can feed, and the pool size where the central dedup (``benchmarks/README.md``'s
+   loop and index numbers) costs more than the rest of the driver's work.
 
 Ray runs on a local cluster started here (``address="local"``, 2 CPUs, no dashboard).
 
@@ -193,46 +193,52 @@ def ray_embedded(runs: int, target: int = 30) -> list[Measured]:
     return rows
 
 
-# From benchmarks/README.md, "Near-duplicate index", exact mode: 52,000 texts checked one by one
-# against all kept before them (so ~17,000 kept on average), decisions plus top-10 and mean
-# ROUGE-L for every kept text: 147.3 s, 2,832 us per candidate. Both scale with the pool.
-_EXACT_US_PER_CANDIDATE, _EXACT_MEAN_POOL = 2832.0, 17_000
-_FAISS_DECISIONS_PER_S_AT_1M = 5838.0  # FAISS mode, 1M pool, decisions only
+# From benchmarks/README.md, "Loop" (1): driver milliseconds per accepted task spent on the pool,
+# at a pool of 52,175 (seeds + machine): the instruction filter's dedup against the pool, and on
+# keep the paper's mean ROUGE-L against the *whole* pool (exact in both index modes: it is
+# provenance, never pruned) plus the index add. Both grow about linearly with the pool.
+_POOL_MEASURED = 52_175
+_FILTER_DEDUP_MS, _KEEP_MS = 3.4, 8.4
+# "Near-duplicate index" (2, 3): FAISS mode decides 5,838 candidates/s at a 1M pool.
+_FAISS_DECISION_MS_AT_1M = 1000 / 5838
 
 
 def on_paper(runs: int, measured: list[Measured] | None = None) -> None:
     if measured is None:
         measured = ray_fake(runs, target=300)
     ray_rows = [m for m in measured if m.label.startswith("Ray")]
-    per_unit_s = statistics.median(m.driver_cpu_s / m.units for m in ray_rows)
-    checked_per_unit = statistics.median(m.generated / m.units for m in ray_rows)
-    feed = 1 / per_unit_s
-    print("\nOn paper: what one driver core can feed")
+    per_task_ms = statistics.median(1000 * m.driver_cpu_s / m.accepted for m in ray_rows)
+    units_per_task = statistics.median(m.units / m.accepted for m in ray_rows)
+    checked_per_task = statistics.median(m.generated / m.accepted for m in ray_rows)
+    print("\nOn paper: what one driver core can feed (Ray rows above, pool of 175 seeds)")
     print(
-        f"- driver CPU per unit on Ray (pool ~175 + run): {1000 * per_unit_s:.2f} ms; "
-        f"{checked_per_unit:.2f} instructions dedup-checked per unit"
+        f"- driver CPU per accepted task: {per_task_ms:.2f} ms ({units_per_task:.2f} units, "
+        f"{checked_per_task:.2f} instructions checked) -> {1000 / per_task_ms:,.0f} tasks/s"
     )
-    print(f"  -> about {feed:,.0f} units/s per driver core, before dedup grows with the pool")
-    for label, per_replica in (
-        ("a vLLM-class server replica: 64 units in flight at ~1 s each", 64.0),
-        ("a hosted API replica: 32 in flight at ~2 s each", 16.0),
-        ("one single-thread embedded SmolLM2 replica (measured below)", 0.5),
+    for label, units_per_s in (
+        ("a vLLM-class server replica, 64 units in flight at ~1 s", 64.0),
+        ("a hosted-API replica, 32 in flight at ~2 s", 16.0),
+        ("a single-thread embedded SmolLM2 replica (ray_embedded)", 0.5),
     ):
-        print(f"- {label}: {per_replica:g} units/s -> {feed / per_replica:,.0f} replicas")
-    us_per_pool_text = _EXACT_US_PER_CANDIDATE / _EXACT_MEAN_POOL
-    crossover = per_unit_s * 1e6 / (checked_per_unit * us_per_pool_text)
+        tasks_per_s = units_per_s / units_per_task
+        print(f"- {label}: {tasks_per_s:.2f} tasks/s -> {1000 / per_task_ms / tasks_per_s:,.0f}")
+    pool_ms = (_FILTER_DEDUP_MS + _KEEP_MS) / _POOL_MEASURED
+    crossover = per_task_ms / pool_ms
     print(
-        f"- central dedup, exact mode: ~{us_per_pool_text * 1000:.0f} ns per pool text per "
-        f"checked instruction; it costs as much as the rest of a unit at a pool of "
-        f"~{crossover:,.0f}"
+        f"- central dedup, exact index: ~{1e6 * pool_ms:.0f} ns per pool task per accepted task; "
+        f"as much as the rest of the driver's work at a pool of ~{crossover:,.0f}"
     )
+    print("| pool | exact: ms per task | tasks/s | FAISS decisions + exact mean: ms | tasks/s |")
     for pool in (10_000, 52_000, 200_000, 1_000_000):
-        unit_s = per_unit_s + checked_per_unit * us_per_pool_text * pool / 1e6
-        print(f"  pool {pool:>9,}: {1000 * unit_s:7.2f} ms per unit -> {1 / unit_s:8,.0f} units/s")
-    print(
-        f"- FAISS mode at 1M decides {_FAISS_DECISIONS_PER_S_AT_1M:,.0f} instructions/s -> "
-        f"{_FAISS_DECISIONS_PER_S_AT_1M / checked_per_unit:,.0f} units/s (decisions only)"
-    )
+        exact = per_task_ms + pool_ms * pool
+        faiss = (
+            per_task_ms
+            + checked_per_task * _FAISS_DECISION_MS_AT_1M
+            + _KEEP_MS * pool / _POOL_MEASURED
+        )
+        print(
+            f"| {pool:,} | {exact:.1f} | {1000 / exact:,.0f} | {faiss:.1f} | {1000 / faiss:,.0f} |"
+        )
 
 
 def main() -> None:
