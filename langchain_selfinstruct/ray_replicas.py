@@ -161,7 +161,7 @@ class RayReplicas(BaseModel):
         except (Exception, asyncio.CancelledError) as error:
             for replica in replicas:
                 ray.kill(replica, no_restart=True)
-            if isinstance(error, TimeoutError):
+            if isinstance(error, asyncio.TimeoutError):  # not TimeoutError before 3.11
                 raise ModelConfigError(
                     f"the {self.replicas} Ray replicas did not start within "
                     f"{self.start_timeout_s:g} s"
@@ -170,10 +170,13 @@ class RayReplicas(BaseModel):
                 first = str(error).strip().splitlines()[-1] if str(error).strip() else ""
                 raise ModelConfigError(f"a Ray replica could not start: {first}") from error
             raise
-        for name in set(names) - {expected}:
+        wrong = sorted(set(names) - {expected})
+        if wrong:
             for replica in replicas:
                 ray.kill(replica, no_restart=True)
-            raise ModelConfigError(f"the Ray replicas run {name!r}, the driver names {expected!r}")
+            raise ModelConfigError(
+                f"the Ray replicas run {wrong[0]!r}, the driver names {expected!r}"
+            )
         return RayExecutor(replicas, config, usage, unit_retries=self.unit_retries)
 
     def _check_resources(self, available: dict[str, float]) -> None:

@@ -232,6 +232,10 @@ async def test_clear_errors_before_the_run(ray_cluster: ModuleType) -> None:
     pipeline = SelfInstructPipeline(too_many.driver_model(), ray=too_many)
     with pytest.raises(ModelConfigError, match=r"3 replicas need 3 CPUs; the Ray cluster has 2"):
         await _run(pipeline, 1)
+    missing = RayReplicas(model="llamacpp:/nowhere/model.gguf", max_restarts=0)
+    pipeline = SelfInstructPipeline(missing.driver_model(), ray=missing)
+    with pytest.raises(ModelConfigError, match=r"a Ray replica could not start: .*/nowhere/model"):
+        await _run(pipeline, 1)
     named_otherwise = SelfInstructPipeline(
         RayReplicas(model="fake").driver_model(),
         ray=RayReplicas(factory="tests.integration_tests.ray_models:refusing_model"),
