@@ -11,7 +11,11 @@ Sections:
   slots) / latency``, CPU milliseconds per call in the client process, and each server's share
   of the calls. The servers run in their own processes, so their CPU is not the client's.
 
-Usage: ``python benchmarks/bench_scale.py [--only endpoints] [--runs 3] [--quick]``
+* ``ray_fake``, ``ray_embedded``, ``on_paper`` (Ray replicas): in ``bench_scale_ray.py``, whose
+  docstring describes them; they need the ``ray`` extra.
+
+Usage: ``python benchmarks/bench_scale.py [--only endpoints|ray_fake|ray_embedded|on_paper]
+[--runs 3] [--quick]``
 Every timing here should run under ``flock /tmp/bench.lock`` with the load quoted.
 """
 
@@ -213,8 +217,33 @@ def bench_endpoints(args: argparse.Namespace) -> None:
 
 # -- entry point ---------------------------------------------------------------------------------
 
-SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {"endpoints": bench_endpoints}
-"""Section name -> function; other scale-out benchmarks add theirs here."""
+def _ray_sections() -> dict[str, Callable[[argparse.Namespace], None]]:
+    # The Ray sections live in bench_scale_ray.py (ray is an extra; imported when run).
+    def ray_fake(args: argparse.Namespace) -> None:
+        import bench_scale_ray
+
+        _RAY_ROWS[:] = bench_scale_ray.ray_fake(args.runs)
+
+    def ray_embedded(args: argparse.Namespace) -> None:
+        import bench_scale_ray
+
+        bench_scale_ray.ray_embedded(1)
+
+    def on_paper(args: argparse.Namespace) -> None:
+        import bench_scale_ray
+
+        bench_scale_ray.on_paper(args.runs, list(_RAY_ROWS) or None)
+
+    return {"ray_fake": ray_fake, "ray_embedded": ray_embedded, "on_paper": on_paper}
+
+
+_RAY_ROWS: list[Any] = []
+
+SECTIONS: dict[str, Callable[[argparse.Namespace], None]] = {
+    "endpoints": bench_endpoints,
+    **_ray_sections(),
+}
+"""Section name -> function, run in this order."""
 
 
 def main() -> None:
@@ -224,6 +253,7 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="small targets, for a smoke test")
     parser.add_argument("--slots", type=int, default=8, help="requests a fake server works on")
     args = parser.parse_args()
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
     for name in args.only or list(SECTIONS):
         SECTIONS[name](args)
 

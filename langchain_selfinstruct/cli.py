@@ -23,6 +23,7 @@ from langchain_selfinstruct._cli_quality import (
     pipeline_quality_options,
     review,
 )
+from langchain_selfinstruct._cli_ray import ray_options, ray_replicas
 from langchain_selfinstruct.presets import PRESETS
 
 if TYPE_CHECKING:
@@ -147,6 +148,7 @@ def main() -> None:
     help="Sampling parameters and paper constants.",
 )
 @curation_options
+@ray_options
 @click.option("--json", "as_json", is_flag=True, help="Print the summary as JSON.")
 @click.option("--quiet", "-q", is_flag=True, help="No progress bar.")
 def generate(**options: Any) -> None:
@@ -218,12 +220,17 @@ def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
     seeds = load_seed_tasks() if seed_path is None else load_tasks(seed_path)
     rps = options["requests_per_second"]
     limiter = InMemoryRateLimiter(requests_per_second=rps) if rps else None
-    llm = resolve_endpoints(
-        options["model"],
-        base_urls=options["base_url"],
-        completion=options["completion"],
-        api_key=options["api_key"],
-        rate_limiter=limiter,
+    replicas = ray_replicas(options)
+    llm = (
+        replicas.driver_model()
+        if replicas
+        else resolve_endpoints(
+            options["model"],
+            base_urls=options["base_url"],
+            completion=options["completion"],
+            api_key=options["api_key"],
+            rate_limiter=limiter,
+        )
     )
     return SelfInstructPipeline(
         llm,
@@ -234,6 +241,7 @@ def _build_pipeline(options: dict[str, Any]) -> SelfInstructPipeline:
         seed=options["seed"],
         max_cost=options["max_cost"],
         max_tokens=options["max_tokens"],
+        ray=replicas,
         **pipeline_quality_options(options, llm),
     )
 

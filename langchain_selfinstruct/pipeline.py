@@ -25,6 +25,7 @@ from langchain_core.runnables import Runnable, RunnableConfig, RunnableSerializa
 from langchain_core.runnables.config import ensure_config
 from pydantic import ConfigDict, Field, PrivateAttr, model_validator
 
+from langchain_selfinstruct._loop_steps import build_loop_steps
 from langchain_selfinstruct._pipeline_io import (
     PROGRESS_EVENT,
     LoopState,
@@ -43,6 +44,7 @@ from langchain_selfinstruct.errors import RunStoppedError
 from langchain_selfinstruct.loop import (
     Accepted,
     Budget,
+    Executor,
     InProcessExecutor,
     LoopEvent,
     Pool,
@@ -54,6 +56,7 @@ from langchain_selfinstruct.loop import (
 from langchain_selfinstruct.models import model_name as describe_model
 from langchain_selfinstruct.models import model_secrets
 from langchain_selfinstruct.presets import PresetOrName, get_preset
+from langchain_selfinstruct.ray_replicas import RayReplicas, StepsRecipe
 from langchain_selfinstruct.resources import load_seed_tasks
 from langchain_selfinstruct.routing import ModelRouter, counts_since
 from langchain_selfinstruct.runner import (
@@ -64,15 +67,9 @@ from langchain_selfinstruct.runner import (
     short_of_target,
 )
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.stats import RunStats, price_for, with_handler
-from langchain_selfinstruct.steps import (
-    CompleteTask,
-    InstanceFilter,
-    InstructionFilter,
-    InstructionGenerator,
-)
+from langchain_selfinstruct.stats import RunStats, UsageTracker, price_for, with_handler
+from langchain_selfinstruct.steps import CompleteTask, InstanceFilter, InstructionFilter
 from langchain_selfinstruct.steps.judged_rule import JudgedInstanceRule
-from langchain_selfinstruct.steps.model_setup import with_cache
 from langchain_selfinstruct.unwrap import find
 
 __all__ = [
@@ -164,6 +161,9 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     accept nothing."""
     model_label: str | None = None
     """Model name recorded in provenance; derived from ``llm`` when omitted."""
+    ray: RayReplicas | None = None
+    """Run the model work on Ray replicas (the ``ray`` extra; ``ray_replicas.py``); ``llm`` then
+    only names the model on the driver (see :meth:`RayReplicas.driver_model`)."""
 
     _generator: Runnable[Sequence[str | Task], list[str]] = PrivateAttr()
     _complete: CompleteTask = PrivateAttr()
@@ -182,14 +182,12 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                 "pass prices={name: (usd_in_per_1m, usd_out_per_1m)} or drop max_cost"
             )
         resolve_tokenizer(self.tokenizer, self.index, self.instruction_filter)
+        if self.ray is not None and self.judged_rule is not None:
+            raise ValueError("judged_rule (--curate) does not run on Ray replicas yet")
         self._secrets = model_secrets(self.llm)
-        # One uncached model for every step (the steps never use a global LLM cache): steps
-        # whose sampling fields differ get their own copies of it, the others share this one.
-        llm = with_cache(self.llm, False)
-        self._generator = InstructionGenerator(llm, preset=self.preset)
-        self._complete = CompleteTask(
-            llm,
-            preset=self.preset,
+        self._generator, self._complete = build_loop_steps(
+            self.llm,
+            self.preset,
             instance_filter=self.instance_filter,
             classification_cache=self.classification_cache,
             judged_rule=self.judged_rule,
@@ -345,7 +343,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         )
         scheduler = Scheduler(
             driver,
-            InProcessExecutor(self._generator, self._complete, config),
+            await self._executor(config, state.budget.usage),
             state.budget,
             state.stats,
             target=target,
@@ -363,6 +361,12 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         state.last_error = scheduler.last_error
         if short_of_target(state.stats):
             _logger.warning("run stopped short: %s", self._stop_detail(state.stats, target))
+
+    async def _executor(self, config: RunnableConfig, usage: UsageTracker) -> Executor:
+        if self.ray is None:
+            return InProcessExecutor(self._generator, self._complete, config)
+        steps = StepsRecipe(self.preset, self.instance_filter, self.classification_cache)
+        return await self.ray.start(steps, config, usage, expected=describe_model(self.llm))
 
     def _stop_detail(self, stats: RunStats, target: int) -> str:
         window, tokenizer = self.max_stalled_rounds, self.effective_tokenizer

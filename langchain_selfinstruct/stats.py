@@ -119,7 +119,8 @@ class RunStats:
     failures: Counter[str] = field(default_factory=Counter)
     """Steps that failed after their retries, by step name."""
     fallbacks: Counter[str] = field(default_factory=Counter)
-    """Fallbacks taken by the steps: ``text_parser`` and ``resample`` (see FALLBACK_EVENT)."""
+    """Fallbacks taken by the steps: ``text_parser`` and ``resample`` (see FALLBACK_EVENT); and
+    ``replica_retry``, a unit run again because its Ray replica died (loop/ray_executor.py)."""
     surplus: int = 0
     """Instructions that passed the filter but were not needed to reach the target."""
     prompt_tokens: int = 0
@@ -274,6 +275,23 @@ class UsageTracker(BaseCallbackHandler):
         if name == FALLBACK_EVENT and isinstance(data, dict):
             with self._lock:
                 self.fallbacks[str(data.get("kind"))] += 1
+
+    def add(
+        self,
+        *,
+        prompt_tokens: int = 0,
+        completion_tokens: int = 0,
+        calls: int = 0,
+        errors: int = 0,
+        fallbacks: Mapping[str, int] | None = None,
+    ) -> None:
+        """Add usage counted elsewhere (a remote replica's calls, sent back with its result)."""
+        with self._lock:
+            self.prompt_tokens += prompt_tokens
+            self.completion_tokens += completion_tokens
+            self.calls += calls
+            self.errors += errors
+            self.fallbacks.update(fallbacks or {})
 
     @property
     def ignore_chain(self) -> bool:

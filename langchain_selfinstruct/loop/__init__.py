@@ -1,4 +1,4 @@
-"""The bootstrap loop: pool, budget, scheduler, executor seam, events, and their driver."""
+"""The bootstrap loop: pool, budget, scheduler, executors (in process, Ray), events, driver."""
 
 from langchain_selfinstruct.loop.budget import Budget
 from langchain_selfinstruct.loop.driver import SelfInstructDriver
@@ -12,6 +12,7 @@ from langchain_selfinstruct.loop.events import (
 )
 from langchain_selfinstruct.loop.executor import Executor, InProcessExecutor
 from langchain_selfinstruct.loop.pool import Pool
+from langchain_selfinstruct.loop.ray_executor import RayExecutor
 from langchain_selfinstruct.loop.scheduler import Committed, Filtered, LoopDriver, Scheduler
 from langchain_selfinstruct.loop.work import (
     Candidate,
@@ -34,6 +35,7 @@ __all__ = [
     "LoopDriver",
     "LoopEvent",
     "Pool",
+    "RayExecutor",
     "RejectRecord",
     "Rejected",
     "RoundFinished",

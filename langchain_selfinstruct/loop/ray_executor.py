@@ -1,0 +1,179 @@
+"""The executor seam's Ray implementation: units run on model replicas (Ray actors).
+
+The loop, the pool, the index and the run directory stay on the driver; only the model work of a
+unit (one instruction-generation call, or one candidate's classification and instance calls)
+crosses to a replica, as plain data (:mod:`langchain_selfinstruct.loop.work`), and comes back as a
+:class:`~langchain_selfinstruct.loop.replica_calls.UnitReply`. The contract of
+:mod:`langchain_selfinstruct.loop.executor` holds:
+
+- ordering is the scheduler's (it commits by unit number), so which replica answers first
+  changes nothing in the dataset;
+- :meth:`RayExecutor.aclose` cancels the Ray tasks in flight (``ray.cancel``), waits for them to
+  settle, then ends the replicas;
+- a unit's failure comes back as its result, its error chain intact;
+- a unit's usage is added to the run's tracker, and its callback events replayed into the
+  driver's handlers, before the unit is reported done;
+- a replica that dies is restarted by Ray (the actor's bounded ``max_restarts``); the units it
+  held are run again, on whichever replica is least busy, at most ``unit_retries`` times each,
+  and counted as ``replica_retry`` in the run's fallbacks. A unit only counts once its reply
+  arrives, so nothing is lost or committed twice. Past its retries the unit is reported failed
+  with :class:`ReplicaLostError`. A replica Ray will not restart (``ActorDiedError``) gets no
+  more units; once none is left, every unit fails that way at once, and the run stalls out.
+
+Ray is imported only once an executor is used; the actors are made by ``ray_replicas.py``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+
+from langchain_selfinstruct.loop.replica_calls import UnitReply, driver_handlers, replay
+from langchain_selfinstruct.loop.replica_calls import unpack_error as unpack
+from langchain_selfinstruct.loop.work import GenerateInstructions, WorkDone, WorkUnit
+from langchain_selfinstruct.stats import UsageTracker
+
+__all__ = ["REPLICA_RETRY", "RayExecutor", "ReplicaLostError"]
+
+REPLICA_RETRY = "replica_retry"
+"""The fallback counted each time a unit is run again because its replica died."""
+_RETRY_DELAY_S = 0.5
+"""First pause before a lost unit runs again; it doubles with each retry."""
+_COOLDOWN_S = 5.0
+"""How long a replica that just failed a unit is passed over while another one is up."""
+
+
+class ReplicaLostError(RuntimeError):
+    """A unit's replica died more times than the unit may be retried."""
+
+
+class RayExecutor:
+    """Runs each unit on the least busy of ``replicas`` Ray actors.
+
+    Args:
+        replicas: Actor handles with async ``generate(prompt, context)`` and
+            ``complete(instruction, context)`` methods returning a ``UnitReply``.
+        config: The run's Runnable config: its callbacks (other than ``usage``) see every
+            replica-side run, replayed under the run that submitted the unit.
+        usage: The run's usage tracker; each reply's usage is added to it.
+        unit_retries: Times a unit is run again after its replica died.
+    """
+
+    def __init__(
+        self,
+        replicas: Sequence[Any],
+        config: RunnableConfig,
+        usage: UsageTracker,
+        *,
+        unit_retries: int = 2,
+    ) -> None:
+        if not replicas:
+            raise ValueError("a RayExecutor needs at least one replica")
+        self.replicas = list(replicas)
+        self.usage, self.unit_retries = usage, unit_retries
+        self._handlers, self._parent, self._context = driver_handlers(
+            config.get("callbacks"), usage
+        )
+        self._busy = [0] * len(self.replicas)
+        self._failed_at = [float("-inf")] * len(self.replicas)
+        self._gone: set[int] = set()
+        """Replicas Ray reported dead for good (``ActorDiedError``: restarts spent)."""
+        self._running: dict[asyncio.Future[Any], WorkUnit] = {}
+        self._done: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
+
+    @property
+    def in_flight(self) -> int:
+        """Units submitted and not yet reported by :meth:`wait`."""
+        return len(self._running)
+
+    def submit(self, unit: WorkUnit) -> None:
+        """Send ``unit`` to a replica; returns at once."""
+        task = asyncio.ensure_future(self._run(unit))
+        self._running[task] = unit
+        task.add_done_callback(self._done.put_nowait)
+
+    def _pick(self) -> int:
+        alive = [i for i in range(len(self.replicas)) if i not in self._gone]
+        if not alive:
+            raise ReplicaLostError("every Ray replica died and Ray restarts none of them")
+        now = time.monotonic()
+        healthy = [i for i in alive if now - self._failed_at[i] > _COOLDOWN_S]
+        return min(healthy or alive, key=lambda i: (self._busy[i], i))
+
+    async def _run(self, unit: WorkUnit) -> list[str] | Any:
+        from ray.exceptions import ActorDiedError, RayActorError
+
+        attempt = 0
+        while True:
+            index = self._pick()
+            replica = self.replicas[index]
+            if isinstance(unit, GenerateInstructions):
+                ref = replica.generate.remote(list(unit.prompt), self._context)
+            else:
+                ref = replica.complete.remote(unit.instruction, self._context)
+            self._busy[index] += 1
+            try:
+                reply: UnitReply = await ref
+            except RayActorError as error:
+                # ActorUnavailableError: restarting, may come back; ActorDiedError: gone.
+                self._failed_at[index] = time.monotonic()
+                if isinstance(error, ActorDiedError):
+                    self._gone.add(index)
+                if attempt >= self.unit_retries:
+                    raise ReplicaLostError(
+                        f"replica {index} died under this unit {attempt + 1} times"
+                    ) from error
+                attempt += 1
+                self.usage.add(fallbacks={REPLICA_RETRY: 1})
+                # Give Ray a moment to restart it, should it be the only replica.
+                await asyncio.sleep(_RETRY_DELAY_S * 2 ** (attempt - 1))
+                continue
+            except asyncio.CancelledError:
+                _cancel(ref)
+                raise
+            finally:
+                self._busy[index] -= 1
+            reply.usage.add_to(self.usage)
+            if reply.events:
+                await replay(reply.events, self._handlers, self._parent)
+            if reply.errors:
+                raise unpack(reply.errors)
+            return reply.result
+
+    async def wait(self) -> list[WorkDone]:
+        """Wait for one unit to finish, then take every other one finished by then."""
+        finished = [await self._done.get()]
+        while not self._done.empty():
+            finished.append(self._done.get_nowait())
+        return [done for task in finished if (done := self._report(task)) is not None]
+
+    def _report(self, task: asyncio.Future[Any]) -> WorkDone | None:
+        unit = self._running.pop(task)
+        if task.cancelled():
+            return None
+        error = task.exception()
+        if error is not None and not isinstance(error, Exception):
+            raise error
+        return WorkDone(unit, error if error is not None else task.result())
+
+    async def aclose(self) -> None:
+        """Cancel every unit in flight, wait for them to settle, then end the replicas."""
+        import ray
+
+        for task in self._running:
+            task.cancel()
+        await asyncio.gather(*self._running, return_exceptions=True)
+        for replica in self.replicas:
+            ray.kill(replica, no_restart=True)
+
+
+def _cancel(ref: Any) -> None:
+    import ray
+
+    # The replica's coroutine gets CancelledError; a call already inside llama.cpp finishes
+    # there (it cannot be interrupted), and the replica is ended by aclose anyway.
+    ray.cancel(ref)

@@ -1,0 +1,273 @@
+"""Model replicas on a Ray cluster (the ``ray`` extra): the options, the actor, and its start.
+
+``SelfInstructPipeline(llm, ray=RayReplicas(...))`` (``selfinstruct generate --ray auto
+--replicas N``) runs the loop's model work on ``replicas`` Ray actors. Each actor builds its model
+once, from the same spec the CLI takes (:func:`~langchain_selfinstruct.models.resolve_model`:
+``embedded``, ``llamacpp:PATH``, ``provider:model``, a ``base_url`` server) or from an importable
+factory ``"module:function"``, and the loop's two step Runnables over it exactly as the pipeline
+does (``_loop_steps.py``). What runs where, and why, is in ``loop/ray_executor.py``.
+
+On the driver, the pipeline's ``llm`` only names the model (provenance, price, redaction);
+:meth:`RayReplicas.driver_model` gives one without loading weights there. The replicas must run
+the model it names: each reports its own model's name at start and a mismatch is an error.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+from dataclasses import dataclass
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+from langchain_core.caches import BaseCache
+from langchain_core.callbacks import CallbackManagerForLLMRun
+from langchain_core.language_models import BaseLLM
+from langchain_core.language_models.base import LangSmithParams
+from langchain_core.outputs import LLMResult
+from langchain_core.rate_limiters import InMemoryRateLimiter
+from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import BaseModel, ConfigDict, Field, SecretStr
+
+from langchain_selfinstruct._loop_steps import build_loop_steps
+from langchain_selfinstruct.errors import ModelConfigError
+from langchain_selfinstruct.loop.ray_executor import RayExecutor
+from langchain_selfinstruct.loop.replica_calls import CallContext, UnitReply, run_unit
+from langchain_selfinstruct.models import model_name, parse_model_spec, resolve_model
+from langchain_selfinstruct.presets import Preset
+from langchain_selfinstruct.stats import UsageTracker
+from langchain_selfinstruct.steps import InstanceFilter
+
+__all__ = ["RAY_INSTALL_HINT", "ModelReplica", "RayReplicas", "ReplicaModel", "StepsRecipe"]
+
+RAY_INSTALL_HINT = 'Ray is not installed: pip install "langchain-selfinstruct[ray]"'
+_LOCAL = frozenset({"embedded", "llamacpp"})
+
+
+def require_ray() -> ModuleType:
+    """Import Ray, or say which extra brings it."""
+    try:
+        import ray
+    except ImportError as error:
+        raise ModelConfigError(RAY_INSTALL_HINT) from error
+    return ray
+
+
+class RayReplicas(BaseModel):
+    """Where and how the model replicas run: the Python form of ``--ray`` and its options."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    model: str | None = None
+    """The model spec, as ``--model`` takes it (``None``: the embedded model)."""
+    factory: str | None = None
+    """Instead of ``model``: ``"module:function"``, called on each replica to build its model."""
+    base_url: str | None = None
+    completion: bool = False
+    api_key: SecretStr | None = None
+    """Sent to the replicas to build their clients; never logged."""
+    requests_per_second: float | None = Field(default=None, gt=0)
+    """For the whole run: each replica limits itself to its share."""
+    model_kwargs: dict[str, Any] = Field(default_factory=dict)
+    """More arguments for the model (for local models default: ``replica_cpus`` threads)."""
+    address: str | None = "auto"
+    """``ray.init``'s address: ``"auto"`` (a running cluster), ``"local"``, ``"ray://host:port"``;
+    ignored when Ray is already initialised in this process."""
+    replicas: int = Field(default=1, ge=1)
+    replica_cpus: float = Field(default=1.0, ge=0)
+    replica_gpus: float = Field(default=0.0, ge=0)
+    max_restarts: int = Field(default=3, ge=0)
+    """Times Ray restarts a replica that died (per replica)."""
+    unit_retries: int = Field(default=2, ge=0)
+    """Times a unit is run again after its replica died."""
+    start_timeout_s: float = Field(default=900.0, gt=0)
+    """How long the replicas may take to start and load their model."""
+
+    def build_model(self) -> Runnable[Any, Any]:
+        """The model, as a replica builds it."""
+        limiter = None
+        if self.requests_per_second is not None:
+            share = self.requests_per_second / self.replicas
+            limiter = InMemoryRateLimiter(requests_per_second=share)
+        if self.factory is not None:
+            built: Runnable[Any, Any] = _import_factory(self.factory)(**self.model_kwargs)
+            return built
+        kwargs = dict(self.model_kwargs)
+        if self._provider() in _LOCAL:
+            kwargs.setdefault("n_threads", max(1, int(self.replica_cpus)))
+            kwargs.setdefault("n_replicas", 1)
+        return resolve_model(
+            self.model,
+            base_url=self.base_url,
+            completion=self.completion,
+            api_key=self.api_key.get_secret_value() if self.api_key else None,
+            rate_limiter=limiter,
+            **kwargs,
+        )
+
+    def driver_model(self) -> Runnable[Any, Any]:
+        """What the driver's pipeline names the model with; local weights are not loaded."""
+        if self.factory is None and self._provider() in _LOCAL:
+            return ReplicaModel(label=self._local_label())
+        return self.build_model()
+
+    def _provider(self) -> str:
+        spec = parse_model_spec(self.model, base_url=self.base_url, completion=self.completion)
+        return spec.provider
+
+    def _local_label(self) -> str:
+        from langchain_selfinstruct.embedded import embedded_model_path
+
+        spec = parse_model_spec(self.model, completion=self.completion)
+        path = Path(spec.model) if spec.provider == "llamacpp" else embedded_model_path()
+        try:
+            packaged = path == embedded_model_path()
+        except ModelConfigError:
+            packaged = False
+        return f"{'embedded' if packaged else 'llamacpp'}:{path.name.split('.', 1)[0]}"
+
+    async def start(
+        self, steps: StepsRecipe, config: RunnableConfig, usage: UsageTracker, *, expected: str
+    ) -> RayExecutor:
+        """Start the replicas (and Ray, if this process has not), wait until each has its model.
+
+        Raises:
+            ModelConfigError: Ray is missing, the cluster is too small, a replica could not
+                build its model or runs another model than ``expected``.
+        """
+        ray = require_ray()
+        if not ray.is_initialized():
+            try:
+                ray.init(address=self.address)
+            except (ConnectionError, RuntimeError) as error:
+                raise ModelConfigError(
+                    f"cannot reach a Ray cluster at {self.address!r} (start one with "
+                    f"`ray start --head`, or use --ray local): {error}"
+                ) from error
+        self._check_resources(ray.cluster_resources())
+        actor = ray.remote(ModelReplica).options(
+            num_cpus=self.replica_cpus,
+            num_gpus=self.replica_gpus,
+            max_restarts=self.max_restarts,
+            max_task_retries=0,  # a lost unit is retried by the executor, which counts it
+        )
+        replicas = [actor.remote(self, steps) for _ in range(self.replicas)]
+        try:
+            names = await asyncio.wait_for(
+                asyncio.gather(*(replica.describe.remote() for replica in replicas)),
+                self.start_timeout_s,
+            )
+        except (Exception, asyncio.CancelledError) as error:
+            for replica in replicas:
+                ray.kill(replica, no_restart=True)
+            if isinstance(error, asyncio.TimeoutError):  # not TimeoutError before 3.11
+                raise ModelConfigError(
+                    f"the {self.replicas} Ray replicas did not start within "
+                    f"{self.start_timeout_s:g} s"
+                ) from error
+            if isinstance(error, ray.exceptions.RayError):
+                first = str(error).strip().splitlines()[-1] if str(error).strip() else ""
+                raise ModelConfigError(f"a Ray replica could not start: {first}") from error
+            raise
+        wrong = sorted(set(names) - {expected})
+        if wrong:
+            for replica in replicas:
+                ray.kill(replica, no_restart=True)
+            raise ModelConfigError(
+                f"the Ray replicas run {wrong[0]!r}, the driver names {expected!r}"
+            )
+        return RayExecutor(replicas, config, usage, unit_retries=self.unit_retries)
+
+    def _check_resources(self, available: dict[str, float]) -> None:
+        for key, each in (("CPU", self.replica_cpus), ("GPU", self.replica_gpus)):
+            if each * self.replicas > available.get(key, 0.0):
+                raise ModelConfigError(
+                    f"{self.replicas} replicas need {each * self.replicas:g} {key}s; "
+                    f"the Ray cluster has {available.get(key, 0.0):g}"
+                )
+
+
+@dataclass(frozen=True)
+class StepsRecipe:
+    """What a replica needs besides its model to build the steps as the pipeline does."""
+
+    preset: Preset
+    instance_filter: InstanceFilter | None = None
+    classification_cache: BaseCache | None = None
+    """Each replica gets its own copy of it: a cache hit on one replica is not one on another."""
+
+
+class ModelReplica:
+    """One model and the loop's steps over it, in a Ray actor; see ``loop/ray_executor.py``."""
+
+    def __init__(self, options: RayReplicas, steps: StepsRecipe) -> None:
+        llm = options.build_model()
+        self._name = model_name(llm)
+        self._generate, self._complete = build_loop_steps(
+            llm,
+            steps.preset,
+            instance_filter=steps.instance_filter,
+            classification_cache=steps.classification_cache,
+        )
+
+    async def describe(self) -> str:
+        """The model's name, once it is built."""
+        return self._name
+
+    async def generate(self, prompt: list[str], context: CallContext) -> UnitReply:
+        """Step 1 for one prompt."""
+        return _portable(await run_unit(self._generate, prompt, context))
+
+    async def complete(self, instruction: str, context: CallContext) -> UnitReply:
+        """Steps 2-4 for one candidate."""
+        return _portable(await run_unit(self._complete, instruction, context))
+
+
+def _portable(reply: UnitReply) -> UnitReply:
+    """``reply`` with each exception Ray cannot serialise replaced by a same-named stand-in."""
+    from ray import cloudpickle
+
+    errors = []
+    for error, by_cause in reply.errors:
+        try:
+            cloudpickle.dumps(error)  # type: ignore[no-untyped-call]
+        except Exception:
+            error = type(type(error).__name__, (RuntimeError,), {})(str(error))
+        errors.append((error, by_cause))
+    return UnitReply(reply.result, tuple(errors), reply.usage, reply.events)
+
+
+def _import_factory(path: str) -> Any:
+    module, sep, name = path.partition(":")
+    if not sep or not module or not name:
+        raise ModelConfigError(f"factory {path!r}: write module:function")
+    try:
+        return getattr(importlib.import_module(module), name)
+    except (ImportError, AttributeError) as error:
+        raise ModelConfigError(f"factory {path!r}: {error}") from error
+
+
+class ReplicaModel(BaseLLM):
+    """The driver's name for a model that only the Ray replicas load; it answers no call."""
+
+    label: str
+    """``provider:name``, as :func:`~langchain_selfinstruct.models.model_name` gives it."""
+
+    @property
+    def _llm_type(self) -> str:
+        return "ray-replica"
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"], _, params["ls_model_name"] = self.label.partition(":")
+        return params
+
+    def _generate(
+        self,
+        prompts: list[str],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> LLMResult:
+        raise RuntimeError(f"{self.label} runs on the Ray replicas, not on the driver")

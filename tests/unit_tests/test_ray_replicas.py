@@ -1,0 +1,159 @@
+"""The Ray executor's plain-data side, without a cluster: replies, error chains, replay, options.
+
+The real cluster is exercised by ``tests/integration_tests/test_ray.py`` (marked ``ray``).
+"""
+
+from __future__ import annotations
+
+import copy
+import sys
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+from langchain_core.callbacks import AsyncCallbackManager
+from langchain_core.tracers.base import BaseTracer
+from langchain_core.tracers.schemas import Run
+
+from langchain_selfinstruct import FakeSelfInstructLLM, load_seed_tasks
+from langchain_selfinstruct._loop_steps import build_loop_steps
+from langchain_selfinstruct.cli import main
+from langchain_selfinstruct.errors import ModelConfigError, describe_error, is_fatal_model_error
+from langchain_selfinstruct.loop.replica_calls import (
+    CallContext,
+    UsageCounts,
+    driver_handlers,
+    pack_error,
+    replay,
+    run_unit,
+    unpack_error,
+)
+from langchain_selfinstruct.presets import get_preset
+from langchain_selfinstruct.ray_replicas import (
+    RAY_INSTALL_HINT,
+    RayReplicas,
+    ReplicaModel,
+    StepsRecipe,
+)
+from langchain_selfinstruct.stats import UsageTracker
+from tests.integration_tests.ray_models import RefusingLLM
+
+
+class _Collector(BaseTracer):
+    run_inline = True
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.roots: list[Run] = []
+
+    def _persist_run(self, run: Run) -> None:
+        self.roots.append(run)
+
+
+def _shape(run: Run) -> list[Any]:
+    return [run.run_type, run.name, run.outputs is not None, [_shape(c) for c in run.child_runs]]
+
+
+class KeyRefusedAuthenticationError(Exception):
+    pass
+
+
+def test_an_error_chain_survives_a_copy_that_drops_causes() -> None:
+    try:
+        try:
+            raise KeyRefusedAuthenticationError("key refused")
+        except KeyRefusedAuthenticationError as inner:
+            raise RuntimeError("step failed after retries") from inner
+    except RuntimeError as error:
+        outer = error
+    # Transport (pickle, deepcopy) keeps an exception's args and drops its __cause__:
+    assert copy.deepcopy(outer).__cause__ is None
+    assert not is_fatal_model_error(copy.deepcopy(outer))
+    restored = unpack_error(copy.deepcopy(pack_error(outer)))
+    assert is_fatal_model_error(restored)
+    assert describe_error(restored) == "KeyRefusedAuthenticationError: key refused"
+
+
+async def test_a_recorded_unit_replays_as_the_same_tree_under_the_drivers_run() -> None:
+    # Two fresh copies of the model: the fake draws again when it sees a prompt twice.
+    generate, _ = build_loop_steps(FakeSelfInstructLLM(), get_preset("faithful"))
+    remote, _ = build_loop_steps(FakeSelfInstructLLM(), get_preset("faithful"))
+    prompt = [task.instruction for task in load_seed_tasks()[:8]]
+
+    direct = _Collector()
+    parent = await AsyncCallbackManager.configure([direct]).on_chain_start({}, {}, name="caller")
+    in_process = await generate.ainvoke(prompt, {"callbacks": parent.get_child()})
+    await parent.on_chain_end({})
+
+    usage, replayed = UsageTracker(), _Collector()
+    driver = await AsyncCallbackManager.configure([replayed]).on_chain_start({}, {}, name="caller")
+    handlers, parent_id, context = driver_handlers(driver.get_child(), usage)
+    assert handlers == [replayed] and parent_id == driver.run_id and context.record
+    reply = await run_unit(remote, prompt, context)
+    await replay(reply.events, handlers, parent_id)
+    await driver.on_chain_end({})
+    reply.usage.add_to(usage)
+
+    assert _shape(replayed.roots[0]) == _shape(direct.roots[0])
+    assert reply.result == in_process
+    assert usage.calls == 1 and usage.completion_tokens > 0
+
+
+async def test_without_other_callbacks_nothing_is_recorded() -> None:
+    usage = UsageTracker()
+    handlers, parent, context = driver_handlers([usage], usage)
+    assert (handlers, parent, context) == ([], None, CallContext())
+    generate, _ = build_loop_steps(FakeSelfInstructLLM(), get_preset("faithful"))
+    reply = await run_unit(generate, ["Write a poem."] * 8, context)
+    assert reply.events == () and reply.errors == () and reply.usage.calls == 1
+
+
+async def test_a_failed_unit_comes_back_as_its_packed_chain_with_its_usage() -> None:
+    generate, _ = build_loop_steps(RefusingLLM(), get_preset("faithful"))
+    reply = await run_unit(generate, ["Write a poem."] * 8, CallContext())
+    assert reply.result is None
+    error = unpack_error(reply.errors)
+    assert describe_error(error) == "KeyRefusedAuthenticationError: this key was revoked"
+    assert is_fatal_model_error(error)
+    assert reply.usage.errors >= 1 and reply.usage.calls == 0
+
+
+def test_usage_counts_add_up() -> None:
+    usage = UsageTracker()
+    UsageCounts(10, 5, 2, 1, {"resample": 1}).add_to(usage)
+    UsageCounts(1, 1, 1, 0, {"resample": 2}).add_to(usage)
+    assert UsageCounts.of(usage) == UsageCounts(11, 6, 3, 1, {"resample": 3})
+
+
+async def test_without_ray_the_error_names_the_extra(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "ray", None)
+    steps = StepsRecipe(get_preset("faithful"))
+    with pytest.raises(ModelConfigError) as raised:
+        await RayReplicas(model="fake").start(steps, {}, UsageTracker(), expected="fake")
+    assert str(raised.value) == RAY_INSTALL_HINT
+    assert 'pip install "langchain-selfinstruct[ray]"' in RAY_INSTALL_HINT
+
+
+def test_the_driver_names_a_local_model_without_loading_it() -> None:
+    model = RayReplicas(model="llamacpp:/nowhere/qwen-7b.Q4_K_M.gguf").driver_model()
+    assert isinstance(model, ReplicaModel) and model.label == "llamacpp:qwen-7b"
+    with pytest.raises(RuntimeError, match="runs on the Ray replicas"):
+        model.invoke("hello")
+    assert isinstance(RayReplicas(model="fake:0.01").driver_model(), FakeSelfInstructLLM)
+
+
+def test_bad_factories_and_too_small_clusters_are_named() -> None:
+    with pytest.raises(ModelConfigError, match="write module:function"):
+        RayReplicas(factory="no_colon").build_model()
+    with pytest.raises(ModelConfigError, match="factory 'json:nope'"):
+        RayReplicas(factory="json:nope").build_model()
+    gpus = RayReplicas(model="fake", replicas=2, replica_gpus=1)
+    with pytest.raises(ModelConfigError, match="2 replicas need 2 GPUs; the Ray cluster has 0"):
+        gpus._check_resources({"CPU": 8.0})
+
+
+def test_cli_replicas_needs_ray(tmp_path: Any) -> None:
+    command = ["generate", "-n", "1", "--out", str(tmp_path / "r"), "-m", "fake", "--replicas", "2"]
+    result = CliRunner().invoke(main, command)
+    assert result.exit_code == 2 and "--replicas needs --ray" in result.output
+    assert not (tmp_path / "r").exists()
