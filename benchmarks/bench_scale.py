@@ -217,6 +217,7 @@ def bench_endpoints(args: argparse.Namespace) -> None:
 
 # -- entry point ---------------------------------------------------------------------------------
 
+
 def _ray_sections() -> dict[str, Callable[[argparse.Namespace], None]]:
     # The Ray sections live in bench_scale_ray.py (ray is an extra; imported when run).
     def ray_fake(args: argparse.Namespace) -> None:
