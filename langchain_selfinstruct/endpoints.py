@@ -10,16 +10,17 @@ its URL without credentials, query or fragment.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from langchain_core.runnables import Runnable
 
 from langchain_selfinstruct import models
 from langchain_selfinstruct.errors import ModelConfigError
-from langchain_selfinstruct.routing import ModelRouter
+from langchain_selfinstruct.routing import ModelRouter, counts_since
+from langchain_selfinstruct.unwrap import find
 
-__all__ = ["resolve_endpoints"]
+__all__ = ["endpoint_counts", "resolve_endpoints"]
 
 
 def resolve_endpoints(
@@ -56,3 +57,9 @@ def resolve_endpoints(
         raise ModelConfigError(f"--base-url names the same server twice: {', '.join(repeated)}")
     replicas = [models.resolve_model(model, base_url=url, **options) for url in urls]
     return ModelRouter(replicas=replicas, names=names, **(router_options or {}))
+
+
+def endpoint_counts(llm: Runnable[Any, Any]) -> Callable[[], dict[str, dict[str, Any]]] | None:
+    """Per-endpoint counts from now on of every router inside ``llm``; ``None`` without one."""
+    routers = find(llm, ModelRouter)
+    return counts_since(routers) if routers else None

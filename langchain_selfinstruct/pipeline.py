@@ -40,6 +40,7 @@ from langchain_selfinstruct._pipeline_io import (
 from langchain_selfinstruct._sync import iterate_in_thread
 from langchain_selfinstruct.dedup import DuplicateIndex, NearDuplicateIndex, PoolIndex
 from langchain_selfinstruct.dedup.tokenize import TokenizerName
+from langchain_selfinstruct.endpoints import endpoint_counts
 from langchain_selfinstruct.errors import RunStoppedError
 from langchain_selfinstruct.loop import (
     Accepted,
@@ -58,7 +59,6 @@ from langchain_selfinstruct.models import model_secrets
 from langchain_selfinstruct.presets import PresetOrName, get_preset
 from langchain_selfinstruct.ray_replicas import RayReplicas, StepsRecipe
 from langchain_selfinstruct.resources import load_seed_tasks
-from langchain_selfinstruct.routing import ModelRouter, counts_since
 from langchain_selfinstruct.runner import (
     RunSummary,
     arun_to_directory,
@@ -70,7 +70,6 @@ from langchain_selfinstruct.schema import Task
 from langchain_selfinstruct.stats import RunStats, UsageTracker, price_for, with_handler
 from langchain_selfinstruct.steps import CompleteTask, InstanceFilter, InstructionFilter
 from langchain_selfinstruct.steps.judged_rule import JudgedInstanceRule
-from langchain_selfinstruct.unwrap import find
 
 __all__ = [
     "PROGRESS_EVENT",
@@ -307,8 +306,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         rng = random.Random(f"{self.seed}:{len(existing)}")
         pool = Pool(self.seed_tasks, existing, self._pool_index(), rng, self.preset)
         budget = Budget(self._price(), max_cost=self.max_cost, max_tokens=self.max_tokens)
-        routers = find(self.llm, ModelRouter)
-        budget.endpoint_counts = counts_since(routers) if routers else None
+        budget.endpoint_counts = endpoint_counts(self.llm)
         return LoopState(pool=pool, budget=budget)
 
     async def events(
@@ -316,11 +314,9 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
     ) -> AsyncGenerator[LoopEvent, None]:
         """Run the loop until ``target`` tasks are accepted in this run, yielding what happens.
 
-        Work is scheduled continuously: up to ``max_concurrency`` units (one instruction
-        generation, or one candidate's classification and instance generation) run at once,
-        and a freed slot is refilled at once. Results are committed in generation order, so a
-        deterministic model gives the same tasks, ids and events whatever the timing (see
-        :mod:`langchain_selfinstruct.loop.scheduler`).
+        Up to ``max_concurrency`` units (a generation, or a candidate's classification and
+        instances) run at once; results commit in generation order, so a deterministic model
+        gives the same events whatever the timing (:mod:`langchain_selfinstruct.loop.scheduler`).
 
         Args:
             target: Number of new tasks to accept.

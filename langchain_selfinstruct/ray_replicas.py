@@ -226,13 +226,15 @@ class ModelReplica:
 
 def _portable(reply: UnitReply) -> UnitReply:
     """``reply`` with each exception Ray cannot serialise replaced by a same-named stand-in."""
-    from ray import cloudpickle
+    import io
+
+    from ray.util import inspect_serializability
 
     errors = []
     for error, by_cause in reply.errors:
-        try:
-            cloudpickle.dumps(error)  # type: ignore[no-untyped-call]
-        except Exception:
+        # Ray's own check (it serialises to memory and loads nothing), quietly.
+        serializable, _ = inspect_serializability(error, print_file=io.StringIO())
+        if not serializable:
             error = type(type(error).__name__, (RuntimeError,), {})(str(error))
         errors.append((error, by_cause))
     return UnitReply(reply.result, tuple(errors), reply.usage, reply.events)
