@@ -167,21 +167,33 @@ def _cache_file() -> Path:
     return Path(root) / "langchain-selfinstruct" / "llama-build-check.json"
 
 
-def _cached_ok(key: str) -> bool:
+_REMEMBERED_BUILDS = 16
+"""Healthy builds remembered at once: one user often has several venvs, each its own build."""
+
+
+def _healthy_keys() -> list[str]:
     try:
         record = json.loads(_cache_file().read_text(encoding="utf-8"))
     except (OSError, ValueError):
-        return False
-    return isinstance(record, dict) and record.get("healthy") == key
+        return []
+    keys = record.get("healthy") if isinstance(record, dict) else None
+    if isinstance(keys, str):  # written by 0.1.0 before several builds were remembered
+        keys = [keys]
+    return [key for key in keys if isinstance(key, str)] if isinstance(keys, list) else []
+
+
+def _cached_ok(key: str) -> bool:
+    return key in _healthy_keys()
 
 
 def _remember_ok(key: str) -> None:
     path = _cache_file()
+    keys = [*(k for k in _healthy_keys() if k != key), key][-_REMEMBERED_BUILDS:]
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
         fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=".llama-check-")
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump({"healthy": key}, handle)
+            json.dump({"healthy": keys}, handle)
         os.replace(tmp, path)
     except OSError:
         pass  # an unwritable cache only means the next process checks again

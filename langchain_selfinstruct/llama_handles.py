@@ -10,8 +10,10 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import heapq
+import itertools
+import math
 import os
-import queue
 import threading
 from collections import deque
 from collections.abc import Iterator
@@ -34,11 +36,7 @@ class LlamaHandle:
 
     def __init__(self, clients: list[Any]) -> None:
         self.clients = clients
-        # Last in, first out: calls one after another stay on one copy, whose context still
-        # holds the previous prompt's shared prefix.
-        self._free: queue.LifoQueue[Any] = queue.LifoQueue()
-        for client in clients:
-            self._free.put(client)
+        self._copies = _Copies(clients)
         self._prefixes = _SharedPrefixes()
 
     def run(self, method: str, *args: Any, **params: Any) -> dict[str, Any]:
@@ -47,13 +45,49 @@ class LlamaHandle:
         # the new prompt after their common prefix, which saves seconds on prompts sharing long
         # few-shot headers. Outputs matched a cold cache in our checks, so seeding holds.
         prompt = args[0] if args and isinstance(args[0], str) else None
-        with self._prefixes.evaluating(prompt):
-            client = self._free.get()
-            try:
-                result: dict[str, Any] = getattr(client, method)(*args, **params)
-                return result
-            finally:
-                self._free.put(client)
+        with (
+            self._prefixes.evaluating(prompt),
+            self._copies.borrow(params.get("max_tokens")) as copy,
+        ):
+            result: dict[str, Any] = getattr(copy, method)(*args, **params)
+            return result
+
+
+class _Copies:
+    """The free copies, handed to waiting calls shortest first (by ``max_tokens``).
+
+    First come, first served would let the loop's opening instruction generations (320 tokens
+    each, every slot's first unit) hold both copies while the first classification (3 tokens),
+    which every later step waits on, queues behind them; its cold read of the few-shot header
+    then ran while the other copy had nothing to do. Shortest first starts it as soon as a copy
+    frees, so the read overlaps the other copy's work (benchmarks/README.md). Among equals the
+    earlier call goes first, and a copy freed last is lent first (its context still holds the
+    previous prompt, which the next call in a sequence of calls most likely shares).
+    """
+
+    def __init__(self, clients: list[Any]) -> None:
+        self._changed = threading.Condition()
+        self._free = list(clients)
+        self._waiting: list[tuple[float, int]] = []
+        self._arrivals = itertools.count()
+
+    @contextlib.contextmanager
+    def borrow(self, max_tokens: object) -> Iterator[Any]:
+        size = float(max_tokens) if isinstance(max_tokens, int) else math.inf
+        ticket = (size, next(self._arrivals))
+        with self._changed:
+            heapq.heappush(self._waiting, ticket)
+            while not self._free or self._waiting[0] != ticket:
+                self._changed.wait()
+            heapq.heappop(self._waiting)
+            copy = self._free.pop()
+            self._changed.notify_all()  # the next in line may take another free copy
+        try:
+            yield copy
+        finally:
+            with self._changed:
+                self._free.append(copy)
+                self._changed.notify_all()
 
 
 _SHARED_PREFIX_CHARS = 1500
@@ -173,6 +207,7 @@ def llama_handle(
                 )
                 _drop_unread_logits(client)
                 client.set_cache(cache)
+                _skip_redundant_saves(client, cache)
                 clients.append(client)
             if not _HANDLES:
                 atexit.register(_close_handles)
@@ -195,12 +230,40 @@ def _drop_unread_logits(client: Any) -> None:
         client.scores = np.zeros((1, client.n_vocab()), dtype=np.single)
 
 
+_NEW_TAIL_TOKENS = 256
+"""A state is not saved when a cached one covers all but at most this many of its tokens, and
+more than it adds."""
+_NOT_SAVED = object()
+"""What a skipped save hands the cache, which then stores nothing."""
+
+
+def _skip_redundant_saves(client: Any, cache: Any) -> None:
+    """Save a call's state only when the cache holds none that covers nearly all of it.
+
+    llama-cpp-python saves the whole context after every call (three copies of the KV state,
+    about 50 ms and 20 MB each on the instance prompts). What later prompts resume from is their
+    shared few-shot header; the first call with a header saves it, and after that a call's own
+    tail (one task's text and output) is worth nothing to the next prompt. Skipping those saves
+    cut 4 % of a run's CPU (benchmarks/README.md). Patched on the instance, like
+    :func:`_drop_unread_logits`, because ``Llama`` has no hook for it (llama-cpp-python 0.3.36).
+    """
+    save = client.save_state
+
+    def save_state() -> Any:
+        if cache.covers(client.input_ids.tolist(), _NEW_TAIL_TOKENS):
+            return _NOT_SAVED
+        return save()
+
+    client.save_state = save_state
+
+
 def _prefix_state_cache(capacity_bytes: int) -> Any:
     """A thread-safe ``LlamaRAMCache`` whose budget counts everything a saved state holds.
 
     llama.cpp's own cache counts only the KV state, though a saved state also holds the token ids
     and logits; and its lookups and insertions are not safe from the two threads of two copies.
     """
+    from llama_cpp import Llama
     from llama_cpp.llama_cache import LlamaRAMCache
 
     class PrefixStateCache(LlamaRAMCache):
@@ -224,8 +287,21 @@ def _prefix_state_cache(capacity_bytes: int) -> Any:
                 return super().__contains__(key)
 
         def __setitem__(self, key: Any, value: Any) -> None:
+            if value is _NOT_SAVED:
+                return
             with self._lock:
                 super().__setitem__(key, value)
+
+        def covers(self, ids: list[int], tail: int) -> bool:
+            """Whether a cached state leaves ``ids`` a new part of ``tail`` tokens at most.
+
+            The new part must also be shorter than the shared one.
+            """
+            with self._lock:
+                best = self._find_longest_prefix_key(tuple(ids))
+            shared = Llama.longest_token_prefix(best, ids) if best is not None else 0
+            new = len(ids) - shared
+            return new <= tail and new < shared
 
     return PrefixStateCache(capacity_bytes=capacity_bytes)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 from pathlib import Path
 
@@ -129,6 +130,32 @@ def test_a_healthy_verdict_is_cached_on_disk_for_the_same_build(
     monkeypatch.setattr(llama_build, "_CHILD", SEGFAULT)  # would fail if it ran again
     second = ensure_llama_works(gguf)
     assert second.ok and second.cached
+
+
+def test_verdicts_for_several_builds_are_remembered_side_by_side(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Two venvs used in turn: each one's verdict must survive the other's check.
+    models = [tmp_path / "a.gguf", tmp_path / "b.gguf"]
+    for model in models:
+        model.write_bytes(model.name.encode())
+    monkeypatch.setattr(llama_build, "_CHILD", HEALTHY)
+    for model in models:
+        assert not ensure_llama_works(model).cached
+    monkeypatch.setattr(llama_build, "_VERDICTS", {})
+    monkeypatch.setattr(llama_build, "_CHILD", SEGFAULT)  # would fail if either ran again
+    assert all(ensure_llama_works(model).cached for model in models)
+
+
+def test_a_verdict_written_by_the_older_single_build_format_is_read(
+    gguf: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cache = Path(os.environ["XDG_CACHE_HOME"]) / "langchain-selfinstruct"
+    cache.mkdir(parents=True)
+    record = {"healthy": build_fingerprint(gguf)}
+    (cache / "llama-build-check.json").write_text(json.dumps(record), encoding="utf-8")
+    monkeypatch.setattr(llama_build, "_CHILD", SEGFAULT)
+    assert ensure_llama_works(gguf).cached
 
 
 def test_a_changed_build_is_checked_again(gguf: Path, monkeypatch: pytest.MonkeyPatch) -> None:
