@@ -83,6 +83,16 @@ class RayReplicas(BaseModel):
     """Times a unit is run again after its replica died."""
     start_timeout_s: float = Field(default=900.0, gt=0)
     """How long the replicas may take to start and load their model."""
+    replica_niceness: int | None = Field(default=0, ge=0, le=19)
+    """The replicas' nice value (``None``: Ray's, 15 unless the cluster sets another).
+
+    Ray starts its workers at nice 15, below its own raylet, and a replica is such a worker.
+    But a replica is the run's hot path: at 15 it gets about 1/28 of what any nice-0 process
+    on its node gets (the driver, a build, another job), and the run slows by that much
+    (``benchmarks/README.md``, "Ray replicas": 13 calls/s against 373 under a compile). At 0 a
+    replica shares its node fairly, and the raylet, also at 0, still gets its share. Raising
+    the value needs no privilege, so this works as any user; it is set through the actor's
+    ``runtime_env`` (merged with the job's)."""
 
     def build_model(self) -> Runnable[Any, Any]:
         """The model, as a replica builds it."""
@@ -151,6 +161,7 @@ class RayReplicas(BaseModel):
             num_gpus=self.replica_gpus,
             max_restarts=self.max_restarts,
             max_task_retries=0,  # a lost unit is retried by the executor, which counts it
+            **self._runtime_env(),
         )
         replicas = [actor.remote(self, steps) for _ in range(self.replicas)]
         try:
@@ -178,6 +189,12 @@ class RayReplicas(BaseModel):
                 f"the Ray replicas run {wrong[0]!r}, the driver names {expected!r}"
             )
         return RayExecutor(replicas, config, usage, unit_retries=self.unit_retries)
+
+    def _runtime_env(self) -> dict[str, Any]:
+        if self.replica_niceness is None:
+            return {}
+        # Read by the worker's own Ray core at start, before any of our code runs.
+        return {"runtime_env": {"env_vars": {"RAY_worker_niceness": str(self.replica_niceness)}}}
 
     def _check_resources(self, available: dict[str, float]) -> None:
         for key, each in (("CPU", self.replica_cpus), ("GPU", self.replica_gpus)):
