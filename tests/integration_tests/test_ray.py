@@ -16,7 +16,8 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from langchain_core.callbacks import AsyncCallbackManager
+from langchain_core.callbacks import AsyncCallbackManager, BaseCallbackHandler
+from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
@@ -200,6 +201,31 @@ async def test_stop_switch_budget_and_early_close(
     for replica in started[-1].replicas:
         with pytest.raises(ray_cluster.exceptions.RayActorError):
             await replica.describe.remote()
+
+
+class _Reports(BaseCallbackHandler):
+    """Keeps what each model call's ``llm_output`` says (see ``ray_models.ReportingLLM``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[dict[str, Any]] = []
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        self.reports.append(dict(response.llm_output or {}))
+
+
+async def test_a_replica_runs_at_nice_0_with_many_calls_in_flight(ray_cluster: ModuleType) -> None:
+    # At Ray's worker niceness (15) a replica starves next to any busy nice-0 process on its
+    # node; benchmarks/README.md, "Ray replicas", has the numbers.
+    options = RayReplicas(factory="tests.integration_tests.ray_models:reporting_model")
+    pipeline = SelfInstructPipeline(options.driver_model(), ray=options, max_concurrency=16)
+    reports = _Reports()
+    tasks, stats = await _run(pipeline, 8, {"callbacks": [reports]})
+    assert len(tasks) == 8
+    assert len(reports.reports) == stats.model_calls
+    assert {report["nice"] for report in reports.reports} == {0}
+    # The one async replica serves the loop's calls at once, not one by one.
+    assert max(report["most_in_flight"] for report in reports.reports) > 1
 
 
 def test_resume_on_ray_continues_as_in_process(ray_cluster: ModuleType, tmp_path: Path) -> None:

@@ -157,3 +157,11 @@ def test_cli_replicas_needs_ray(tmp_path: Any) -> None:
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 2 and "--replicas needs --ray" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_replicas_ask_ray_for_nice_0_unless_told_otherwise() -> None:
+    env = RayReplicas(model="fake")._runtime_env()
+    assert env == {"runtime_env": {"env_vars": {"RAY_worker_niceness": "0"}}}
+    assert RayReplicas(model="fake", replica_niceness=None)._runtime_env() == {}
+    with pytest.raises(ValueError, match="replica_niceness"):
+        RayReplicas(model="fake", replica_niceness=-5)  # lowering it needs privileges
