@@ -28,13 +28,14 @@ from langchain_core.language_models.base import LangSmithParams
 from langchain_core.outputs import LLMResult
 from langchain_core.rate_limiters import InMemoryRateLimiter
 from langchain_core.runnables import Runnable, RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from langchain_selfinstruct._loop_steps import build_loop_steps
+from langchain_selfinstruct.endpoints import resolve_endpoints
 from langchain_selfinstruct.errors import ModelConfigError
 from langchain_selfinstruct.loop.ray_executor import RayExecutor
 from langchain_selfinstruct.loop.replica_calls import CallContext, UnitReply, run_unit
-from langchain_selfinstruct.models import model_name, parse_model_spec, resolve_model
+from langchain_selfinstruct.models import model_name, parse_model_spec
 from langchain_selfinstruct.presets import Preset
 from langchain_selfinstruct.stats import UsageTracker
 from langchain_selfinstruct.steps import InstanceFilter
@@ -64,6 +65,18 @@ class RayReplicas(BaseModel):
     factory: str | None = None
     """Instead of ``model``: ``"module:function"``, called on each replica to build its model."""
     base_url: str | None = None
+    base_urls: tuple[str, ...] = ()
+    """Instead of ``base_url``, several servers of the model (``--base-url`` given more than once):
+    each replica routes over all of them, as one process does without Ray
+    (:func:`~langchain_selfinstruct.endpoints.resolve_endpoints`, a
+    :class:`~langchain_selfinstruct.routing.ModelRouter`). Not one server per replica: a replica
+    pinned to a dead server would fail every unit it got, and fail them fast, so the least-busy
+    pick would send it ever more; a router per replica benches the dead server and carries on
+    with the others. Each replica has its own router, so per-endpoint counts stay there (not
+    in ``stats.json``), and each replica probes a benched server for itself."""
+    router_options: dict[str, Any] = Field(default_factory=dict)
+    """With ``base_urls``: each replica's ``ModelRouter`` settings (``max_failures``, ``bench_s``,
+    ``max_bench_s``)."""
     completion: bool = False
     api_key: SecretStr | None = None
     """Sent to the replicas to build their clients; never logged."""
@@ -94,6 +107,12 @@ class RayReplicas(BaseModel):
     the value needs no privilege, so this works as any user; it is set through the actor's
     ``runtime_env`` (merged with the job's)."""
 
+    @model_validator(mode="after")
+    def _one_kind_of_url(self) -> RayReplicas:
+        if self.base_url is not None and self.base_urls:
+            raise ValueError("give base_url or base_urls, not both")
+        return self
+
     def build_model(self) -> Runnable[Any, Any]:
         """The model, as a replica builds it."""
         limiter = None
@@ -107,9 +126,10 @@ class RayReplicas(BaseModel):
         if self._provider() in _LOCAL:
             kwargs.setdefault("n_threads", max(1, int(self.replica_cpus)))
             kwargs.setdefault("n_replicas", 1)
-        return resolve_model(
+        return resolve_endpoints(
             self.model,
-            base_url=self.base_url,
+            base_urls=self.base_urls or ((self.base_url,) if self.base_url else ()),
+            router_options=self.router_options,
             completion=self.completion,
             api_key=self.api_key.get_secret_value() if self.api_key else None,
             rate_limiter=limiter,
@@ -117,13 +137,20 @@ class RayReplicas(BaseModel):
         )
 
     def driver_model(self) -> Runnable[Any, Any]:
-        """What the driver's pipeline names the model with; local weights are not loaded."""
+        """What the driver's pipeline names the model with; local weights are not loaded.
+
+        With ``base_urls``, the first server's client: the name the replicas' routers give
+        (their primary), and no router on the driver whose counts would stay at zero.
+        """
         if self.factory is None and self._provider() in _LOCAL:
             return ReplicaModel(label=self._local_label())
+        if self.factory is None and self.base_urls:
+            return self.model_copy(update={"base_urls": self.base_urls[:1]}).build_model()
         return self.build_model()
 
     def _provider(self) -> str:
-        spec = parse_model_spec(self.model, base_url=self.base_url, completion=self.completion)
+        base_url = self.base_urls[0] if self.base_urls else self.base_url
+        spec = parse_model_spec(self.model, base_url=base_url, completion=self.completion)
         return spec.provider
 
     def _local_label(self) -> str:
