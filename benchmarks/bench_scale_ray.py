@@ -170,6 +170,22 @@ def ray_fake(runs: int, target: int = 500) -> list[Measured]:
     return rows
 
 
+def _cold_in_process_model() -> None:
+    """Forget what the in-process copies evaluated, so each run starts as cold as new replicas.
+
+    The GGUF stays loaded for the process, and with it the copies' shared prefix-state cache and
+    their last contexts: without this, the second and later in-process runs resume the few-shot
+    headers the first one read, while Ray's replicas are new processes every run.
+    """
+    from langchain_selfinstruct import llama_handles
+
+    for handle in llama_handles._HANDLES.values():
+        for client in handle.clients:
+            client.reset()
+            if client.cache is not None:
+                client.cache.cache_state.clear()
+
+
 def ray_embedded(runs: int, target: int = 30) -> list[Measured]:
     _ray_init()
     from langchain_selfinstruct.models import resolve_model
@@ -193,6 +209,7 @@ def ray_embedded(runs: int, target: int = 30) -> list[Measured]:
     ]
     for _ in range(runs):  # interleaved, as in ray_fake
         for label, make in configs:
+            _cold_in_process_model()
             samples.setdefault(label, []).append(measure(label, make(), target))
     print(f"\nembedded SmolLM2, fast preset, {target} tasks, concurrency 8, median of {runs}")
     print(

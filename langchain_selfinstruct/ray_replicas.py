@@ -102,10 +102,11 @@ class RayReplicas(BaseModel):
     Ray starts its workers at nice 15, below its own raylet, and a replica is such a worker.
     But a replica is the run's hot path: at 15 it gets about 1/28 of what any nice-0 process
     on its node gets (the driver, a build, another job), and the run slows by that much
-    (``benchmarks/README.md``, "Ray replicas": 13 calls/s against 373 under a compile). At 0 a
-    replica shares its node fairly, and the raylet, also at 0, still gets its share. Raising
-    the value needs no privilege, so this works as any user; it is set through the actor's
-    ``runtime_env`` (merged with the job's)."""
+    (``benchmarks/README.md``, "Ray replicas": 7 calls/s against 171 beside four busy
+    processes on 2 cores). At 0 a replica shares its node fairly, and the raylet, also at 0,
+    still gets its share. It is set through the actor's ``runtime_env`` (merged with the
+    job's); workers start at the raylet's value and only raise it, so no privilege is needed
+    unless the raylet itself runs above the value asked for."""
 
     @model_validator(mode="after")
     def _one_kind_of_url(self) -> RayReplicas:
