@@ -228,7 +228,7 @@ def _ray_sections() -> dict[str, Callable[[argparse.Namespace], None]]:
     def ray_embedded(args: argparse.Namespace) -> None:
         import bench_scale_ray
 
-        bench_scale_ray.ray_embedded(1)
+        bench_scale_ray.ray_embedded(args.runs)
 
     def on_paper(args: argparse.Namespace) -> None:
         import bench_scale_ray

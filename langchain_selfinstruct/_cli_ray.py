@@ -61,14 +61,10 @@ def ray_replicas(options: dict[str, Any]) -> RayReplicas | None:
         return None
     from langchain_selfinstruct.ray_replicas import RayReplicas
 
-    base_urls = tuple(options["base_url"] or ())
-    if len(base_urls) > 1:
-        # Each replica builds one model from the spec; a router over servers is the in-process
-        # alternative, and the two are not combined yet.
-        raise click.UsageError("--ray takes one --base-url; without --ray several are routed")
+    # Several --base-url: every replica routes over all of them (RayReplicas.base_urls says why).
     return RayReplicas(
         model=options["model"],
-        base_url=base_urls[0] if base_urls else None,
+        base_urls=tuple(options["base_url"] or ()),
         completion=options["completion"],
         api_key=options["api_key"],
         requests_per_second=options["requests_per_second"],

@@ -28,13 +28,14 @@ from langchain_core.language_models.base import LangSmithParams
 from langchain_core.outputs import LLMResult
 from langchain_core.rate_limiters import InMemoryRateLimiter
 from langchain_core.runnables import Runnable, RunnableConfig
-from pydantic import BaseModel, ConfigDict, Field, SecretStr
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from langchain_selfinstruct._loop_steps import build_loop_steps
+from langchain_selfinstruct.endpoints import resolve_endpoints
 from langchain_selfinstruct.errors import ModelConfigError
 from langchain_selfinstruct.loop.ray_executor import RayExecutor
 from langchain_selfinstruct.loop.replica_calls import CallContext, UnitReply, run_unit
-from langchain_selfinstruct.models import model_name, parse_model_spec, resolve_model
+from langchain_selfinstruct.models import model_name, parse_model_spec
 from langchain_selfinstruct.presets import Preset
 from langchain_selfinstruct.stats import UsageTracker
 from langchain_selfinstruct.steps import InstanceFilter
@@ -64,6 +65,18 @@ class RayReplicas(BaseModel):
     factory: str | None = None
     """Instead of ``model``: ``"module:function"``, called on each replica to build its model."""
     base_url: str | None = None
+    base_urls: tuple[str, ...] = ()
+    """Instead of ``base_url``, several servers of the model (``--base-url`` given more than once):
+    each replica routes over all of them, as one process does without Ray
+    (:func:`~langchain_selfinstruct.endpoints.resolve_endpoints`, a
+    :class:`~langchain_selfinstruct.routing.ModelRouter`). Not one server per replica: a replica
+    pinned to a dead server would fail every unit it got, and fail them fast, so the least-busy
+    pick would send it ever more; a router per replica benches the dead server and carries on
+    with the others. Each replica has its own router, so per-endpoint counts stay there (not
+    in ``stats.json``), and each replica probes a benched server for itself."""
+    router_options: dict[str, Any] = Field(default_factory=dict)
+    """With ``base_urls``: each replica's ``ModelRouter`` settings (``max_failures``, ``bench_s``,
+    ``max_bench_s``)."""
     completion: bool = False
     api_key: SecretStr | None = None
     """Sent to the replicas to build their clients; never logged."""
@@ -83,6 +96,23 @@ class RayReplicas(BaseModel):
     """Times a unit is run again after its replica died."""
     start_timeout_s: float = Field(default=900.0, gt=0)
     """How long the replicas may take to start and load their model."""
+    replica_niceness: int | None = Field(default=0, ge=0, le=19)
+    """The replicas' nice value (``None``: Ray's, 15 unless the cluster sets another).
+
+    Ray starts its workers at nice 15, below its own raylet, and a replica is such a worker.
+    But a replica is the run's hot path: at 15 it gets about 1/28 of what any nice-0 process
+    on its node gets (the driver, a build, another job), and the run slows by that much
+    (``benchmarks/README.md``, "Ray replicas": 7 calls/s against 171 beside four busy
+    processes on 2 cores). At 0 a replica shares its node fairly, and the raylet, also at 0,
+    still gets its share. It is set through the actor's ``runtime_env`` (merged with the
+    job's); workers start at the raylet's value and only raise it, so no privilege is needed
+    unless the raylet itself runs above the value asked for."""
+
+    @model_validator(mode="after")
+    def _one_kind_of_url(self) -> RayReplicas:
+        if self.base_url is not None and self.base_urls:
+            raise ValueError("give base_url or base_urls, not both")
+        return self
 
     def build_model(self) -> Runnable[Any, Any]:
         """The model, as a replica builds it."""
@@ -97,9 +127,10 @@ class RayReplicas(BaseModel):
         if self._provider() in _LOCAL:
             kwargs.setdefault("n_threads", max(1, int(self.replica_cpus)))
             kwargs.setdefault("n_replicas", 1)
-        return resolve_model(
+        return resolve_endpoints(
             self.model,
-            base_url=self.base_url,
+            base_urls=self.base_urls or ((self.base_url,) if self.base_url else ()),
+            router_options=self.router_options,
             completion=self.completion,
             api_key=self.api_key.get_secret_value() if self.api_key else None,
             rate_limiter=limiter,
@@ -107,13 +138,20 @@ class RayReplicas(BaseModel):
         )
 
     def driver_model(self) -> Runnable[Any, Any]:
-        """What the driver's pipeline names the model with; local weights are not loaded."""
+        """What the driver's pipeline names the model with; local weights are not loaded.
+
+        With ``base_urls``, the first server's client: the name the replicas' routers give
+        (their primary), and no router on the driver whose counts would stay at zero.
+        """
         if self.factory is None and self._provider() in _LOCAL:
             return ReplicaModel(label=self._local_label())
+        if self.factory is None and self.base_urls:
+            return self.model_copy(update={"base_urls": self.base_urls[:1]}).build_model()
         return self.build_model()
 
     def _provider(self) -> str:
-        spec = parse_model_spec(self.model, base_url=self.base_url, completion=self.completion)
+        base_url = self.base_urls[0] if self.base_urls else self.base_url
+        spec = parse_model_spec(self.model, base_url=base_url, completion=self.completion)
         return spec.provider
 
     def _local_label(self) -> str:
@@ -151,6 +189,7 @@ class RayReplicas(BaseModel):
             num_gpus=self.replica_gpus,
             max_restarts=self.max_restarts,
             max_task_retries=0,  # a lost unit is retried by the executor, which counts it
+            **self._runtime_env(),
         )
         replicas = [actor.remote(self, steps) for _ in range(self.replicas)]
         try:
@@ -178,6 +217,12 @@ class RayReplicas(BaseModel):
                 f"the Ray replicas run {wrong[0]!r}, the driver names {expected!r}"
             )
         return RayExecutor(replicas, config, usage, unit_retries=self.unit_retries)
+
+    def _runtime_env(self) -> dict[str, Any]:
+        if self.replica_niceness is None:
+            return {}
+        # Read by the worker's own Ray core at start, before any of our code runs.
+        return {"runtime_env": {"env_vars": {"RAY_worker_niceness": str(self.replica_niceness)}}}
 
     def _check_resources(self, available: dict[str, float]) -> None:
         for key, each in (("CPU", self.replica_cpus), ("GPU", self.replica_gpus)):

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import threading
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,15 +17,17 @@ from typing import Any
 
 import pytest
 from click.testing import CliRunner
-from langchain_core.callbacks import AsyncCallbackManager
+from langchain_core.callbacks import AsyncCallbackManager, BaseCallbackHandler
+from langchain_core.outputs import LLMResult
 from langchain_core.runnables import RunnableConfig
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
+from pydantic import SecretStr
 
 from langchain_selfinstruct import FakeSelfInstructLLM, SelfInstructPipeline
 from langchain_selfinstruct.cli import main
 from langchain_selfinstruct.errors import ModelConfigError
-from langchain_selfinstruct.loop import Accepted
+from langchain_selfinstruct.loop import Accepted, LoopEvent
 from langchain_selfinstruct.loop.ray_executor import REPLICA_RETRY, RayExecutor
 from langchain_selfinstruct.presets import get_preset
 from langchain_selfinstruct.ray_replicas import RayReplicas, StepsRecipe
@@ -202,6 +205,31 @@ async def test_stop_switch_budget_and_early_close(
             await replica.describe.remote()
 
 
+class _Reports(BaseCallbackHandler):
+    """Keeps what each model call's ``llm_output`` says (see ``ray_models.ReportingLLM``)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.reports: list[dict[str, Any]] = []
+
+    def on_llm_end(self, response: LLMResult, **kwargs: Any) -> None:
+        self.reports.append(dict(response.llm_output or {}))
+
+
+async def test_a_replica_runs_at_nice_0_with_many_calls_in_flight(ray_cluster: ModuleType) -> None:
+    # At Ray's worker niceness (15) a replica starves next to any busy nice-0 process on its
+    # node; benchmarks/README.md, "Ray replicas", has the numbers.
+    options = RayReplicas(factory="tests.integration_tests.ray_models:reporting_model")
+    pipeline = SelfInstructPipeline(options.driver_model(), ray=options, max_concurrency=16)
+    reports = _Reports()
+    tasks, stats = await _run(pipeline, 8, {"callbacks": [reports]})
+    assert len(tasks) == 8
+    assert len(reports.reports) == stats.model_calls
+    assert {report["nice"] for report in reports.reports} == {0}
+    # The one async replica serves the loop's calls at once, not one by one.
+    assert max(report["most_in_flight"] for report in reports.reports) > 1
+
+
 def test_resume_on_ray_continues_as_in_process(ray_cluster: ModuleType, tmp_path: Path) -> None:
     def grow(pipeline: SelfInstructPipeline, out: Path) -> list[dict[str, Any]]:
         pipeline.run(out, 5)
@@ -242,6 +270,62 @@ async def test_clear_errors_before_the_run(ray_cluster: ModuleType) -> None:
     )
     with pytest.raises(ModelConfigError, match="the Ray replicas run 'refusing:"):
         await _run(named_otherwise, 1)
+
+
+async def test_several_servers_every_replica_routes_over_all_and_one_dies(
+    ray_cluster: ModuleType, tmp_path: Path
+) -> None:
+    pytest.importorskip("uvicorn", reason='needs the server extra: pip install ".[server]"')
+    from tests.integration_tests.servers.fault_server import FaultPlan, FaultServer
+
+    target, kill_after, concurrency = 24, 8, 6
+    servers = [FaultServer(FaultPlan(latency_s=0.02), answers_seed=seed) for seed in range(3)]
+    for server in servers:
+        server.__enter__()
+    try:
+        options = RayReplicas(
+            model="canned",
+            base_urls=tuple(server.base_url for server in servers),
+            completion=True,
+            api_key=SecretStr("sk-ray-endpoints-key"),
+            replicas=2,
+            model_kwargs={"timeout": 2.0, "max_retries": 1},
+        )
+        pipeline = SelfInstructPipeline(
+            options.driver_model(), ray=options, preset="fast", max_concurrency=concurrency
+        )
+        dead, seen_at_kill = servers[1], [len(server.requests) for server in servers]
+        accepted = [0]
+
+        def on_event(event: LoopEvent) -> None:
+            if isinstance(event, Accepted):
+                accepted[0] += 1
+                if accepted[0] == kill_after:
+                    seen_at_kill[:] = [len(server.requests) for server in servers]
+                    threading.Thread(target=dead.__exit__, args=(None, None, None)).start()
+
+        summary = await asyncio.wait_for(pipeline.arun(tmp_path, target, on_event=on_event), 180)
+    finally:
+        for server in servers:
+            if server is not dead:
+                server.__exit__(None, None, None)
+
+    assert summary.stats.stop_reason == "target" and summary.stats.failures == Counter()
+    tasks = [json.loads(line) for line in (tmp_path / "tasks.jsonl").read_text().splitlines()]
+    assert [task["id"] for task in tasks] == [f"machine_task_{i}" for i in range(target)]
+    assert len({task["instruction"] for task in tasks}) == target
+    # Two replicas, three servers, and all three served before the kill: each replica routes
+    # over every server (one server per replica would have left one idle).
+    assert all(seen > 0 for seen in seen_at_kill), seen_at_kill
+    after = [
+        len(server.requests) - seen for server, seen in zip(servers, seen_at_kill, strict=True)
+    ]
+    assert after[1] <= concurrency  # at most what was in flight at the kill
+    assert after[0] > after[1] and after[2] > after[1], after
+    keys = {request.authorization for server in servers for request in server.requests}
+    assert keys == {"Bearer sk-ray-endpoints-key"}
+    # The counts live in the replicas' routers; the driver writes none rather than zeros.
+    assert json.loads((tmp_path / "stats.json").read_text())["endpoints"] == {}
 
 
 def test_cli_generates_on_ray_replicas(ray_cluster: ModuleType, tmp_path: Path) -> None:

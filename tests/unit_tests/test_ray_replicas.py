@@ -14,8 +14,10 @@ from click.testing import CliRunner
 from langchain_core.callbacks import AsyncCallbackManager
 from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
+from pydantic import SecretStr
 
-from langchain_selfinstruct import FakeSelfInstructLLM, load_seed_tasks
+from langchain_selfinstruct import FakeSelfInstructLLM, ModelRouter, load_seed_tasks
+from langchain_selfinstruct._cli_ray import ray_replicas
 from langchain_selfinstruct._loop_steps import build_loop_steps
 from langchain_selfinstruct.cli import main
 from langchain_selfinstruct.errors import ModelConfigError, describe_error, is_fatal_model_error
@@ -28,6 +30,7 @@ from langchain_selfinstruct.loop.replica_calls import (
     run_unit,
     unpack_error,
 )
+from langchain_selfinstruct.models import model_name
 from langchain_selfinstruct.presets import get_preset
 from langchain_selfinstruct.ray_replicas import (
     RAY_INSTALL_HINT,
@@ -157,3 +160,40 @@ def test_cli_replicas_needs_ray(tmp_path: Any) -> None:
     result = CliRunner().invoke(main, command)
     assert result.exit_code == 2 and "--replicas needs --ray" in result.output
     assert not (tmp_path / "r").exists()
+
+
+def test_replicas_ask_ray_for_nice_0_unless_told_otherwise() -> None:
+    env = RayReplicas(model="fake")._runtime_env()
+    assert env == {"runtime_env": {"env_vars": {"RAY_worker_niceness": "0"}}}
+    assert RayReplicas(model="fake", replica_niceness=None)._runtime_env() == {}
+    with pytest.raises(ValueError, match="replica_niceness"):
+        RayReplicas(model="fake", replica_niceness=-5)  # lowering it needs privileges
+
+
+def test_several_servers_are_routed_on_every_replica_and_named_by_the_first() -> None:
+    urls = ("http://127.0.0.1:9001/v1", "http://127.0.0.1:9002/v1")
+    options = RayReplicas(model="qwen", base_urls=urls, completion=True, api_key=SecretStr("k"))
+    router = options.build_model()
+    assert isinstance(router, ModelRouter) and list(router.counts()) == list(urls)
+    driver = options.driver_model()
+    assert not isinstance(driver, ModelRouter)  # its counts would stay at zero
+    assert model_name(driver) == model_name(router) == f"openai-compatible:qwen@{urls[0]}"
+    with pytest.raises(ValueError, match="base_url or base_urls, not both"):
+        RayReplicas(model="qwen", base_url=urls[0], base_urls=urls)
+
+
+def test_cli_several_base_urls_on_ray_become_the_replicas_servers() -> None:
+    urls = ("http://127.0.0.1:9001/v1", "http://127.0.0.1:9002/v1")
+    options = {
+        "ray_address": "local",
+        "replicas": 2,
+        "replica_cpus": 1.0,
+        "replica_gpus": 0.0,
+        "model": "qwen",
+        "base_url": urls,
+        "completion": True,
+        "api_key": None,
+        "requests_per_second": None,
+    }
+    replicas = ray_replicas(options)
+    assert replicas is not None and replicas.base_urls == urls and replicas.replicas == 2
