@@ -29,11 +29,10 @@ from dataclasses import dataclass
 from typing import Any
 
 from langchain_selfinstruct import FakeSelfInstructLLM, SelfInstructPipeline
-from langchain_selfinstruct.loop import Accepted, InProcessExecutor, WorkUnit
+from langchain_selfinstruct.loop import Accepted, Budget, InProcessExecutor, WorkUnit
 from langchain_selfinstruct.loop.ray_executor import RayExecutor
 from langchain_selfinstruct.presets import get_preset
 from langchain_selfinstruct.ray_replicas import RayReplicas, StepsRecipe
-from langchain_selfinstruct.stats import UsageTracker
 
 LATENCY_S, CONCURRENCY = 0.05, 32
 
@@ -81,10 +80,10 @@ def _time_starts() -> None:
     start = RayReplicas.start
 
     async def timed(
-        self: RayReplicas, steps: StepsRecipe, config: Any, usage: UsageTracker, *, expected: str
+        self: RayReplicas, steps: StepsRecipe, config: Any, budget: Budget, *, expected: str
     ) -> RayExecutor:
         wall, cpu = time.perf_counter(), time.process_time()
-        executor = await start(self, steps, config, usage, expected=expected)
+        executor = await start(self, steps, config, budget, expected=expected)
         _start_times.append((time.perf_counter() - wall, time.process_time() - cpu))
         return executor
 

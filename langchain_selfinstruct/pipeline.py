@@ -67,7 +67,7 @@ from langchain_selfinstruct.runner import (
     short_of_target,
 )
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.stats import RunStats, UsageTracker, price_for, with_handler
+from langchain_selfinstruct.stats import RunStats, price_for, with_handler
 from langchain_selfinstruct.steps import CompleteTask, InstanceFilter, InstructionFilter
 from langchain_selfinstruct.steps.judged_rule import JudgedInstanceRule
 
@@ -339,7 +339,7 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         )
         scheduler = Scheduler(
             driver,
-            await self._executor(config, state.budget.usage),
+            await self._executor(config, state.budget),
             state.budget,
             state.stats,
             target=target,
@@ -358,11 +358,11 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         if short_of_target(state.stats):
             _logger.warning("run stopped short: %s", self._stop_detail(state.stats, target))
 
-    async def _executor(self, config: RunnableConfig, usage: UsageTracker) -> Executor:
+    async def _executor(self, config: RunnableConfig, budget: Budget) -> Executor:
         if self.ray is None:
             return InProcessExecutor(self._generator, self._complete, config)
         steps = StepsRecipe(self.preset, self.instance_filter, self.classification_cache)
-        return await self.ray.start(steps, config, usage, expected=describe_model(self.llm))
+        return await self.ray.start(steps, config, budget, expected=describe_model(self.llm))
 
     def _stop_detail(self, stats: RunStats, target: int) -> str:
         window, tokenizer = self.max_stalled_rounds, self.effective_tokenizer

@@ -16,7 +16,8 @@ from __future__ import annotations
 
 import asyncio
 import importlib
-from dataclasses import dataclass
+import uuid
+from dataclasses import dataclass, replace
 from pathlib import Path
 from types import ModuleType
 from typing import Any
@@ -31,13 +32,13 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, model_validator
 
 from langchain_selfinstruct._loop_steps import build_loop_steps
-from langchain_selfinstruct.endpoints import resolve_endpoints
+from langchain_selfinstruct.endpoints import endpoint_counts, resolve_endpoints
 from langchain_selfinstruct.errors import ModelConfigError
+from langchain_selfinstruct.loop.budget import Budget
 from langchain_selfinstruct.loop.ray_executor import RayExecutor
 from langchain_selfinstruct.loop.replica_calls import CallContext, UnitReply, run_unit
 from langchain_selfinstruct.models import model_name, parse_model_spec
 from langchain_selfinstruct.presets import Preset
-from langchain_selfinstruct.stats import UsageTracker
 from langchain_selfinstruct.steps import InstanceFilter
 
 __all__ = ["RAY_INSTALL_HINT", "ModelReplica", "RayReplicas", "ReplicaModel", "StepsRecipe"]
@@ -72,8 +73,8 @@ class RayReplicas(BaseModel):
     :class:`~langchain_selfinstruct.routing.ModelRouter`). Not one server per replica: a replica
     pinned to a dead server would fail every unit it got, and fail them fast, so the least-busy
     pick would send it ever more; a router per replica benches the dead server and carries on
-    with the others. Each replica has its own router, so per-endpoint counts stay there (not
-    in ``stats.json``), and each replica probes a benched server for itself."""
+    with the others. Each replica has its own router and probes a benched server for itself;
+    their per-endpoint counts come back with the replies, summed by server in ``stats.json``."""
     router_options: dict[str, Any] = Field(default_factory=dict)
     """With ``base_urls``: each replica's ``ModelRouter`` settings (``max_failures``, ``bench_s``,
     ``max_bench_s``)."""
@@ -166,9 +167,12 @@ class RayReplicas(BaseModel):
         return f"{'embedded' if packaged else 'llamacpp'}:{path.name.split('.', 1)[0]}"
 
     async def start(
-        self, steps: StepsRecipe, config: RunnableConfig, usage: UsageTracker, *, expected: str
+        self, steps: StepsRecipe, config: RunnableConfig, budget: Budget, *, expected: str
     ) -> RayExecutor:
         """Start the replicas (and Ray, if this process has not), wait until each has its model.
+
+        Usage is counted into ``budget.usage``; with several ``base_urls`` the replicas'
+        per-endpoint counts become ``budget.endpoint_counts`` (``stats.json``'s ``endpoints``).
 
         Raises:
             ModelConfigError: Ray is missing, the cluster is too small, a replica could not
@@ -216,7 +220,10 @@ class RayReplicas(BaseModel):
             raise ModelConfigError(
                 f"the Ray replicas run {wrong[0]!r}, the driver names {expected!r}"
             )
-        return RayExecutor(replicas, config, usage, unit_retries=self.unit_retries)
+        executor = RayExecutor(replicas, config, budget.usage, unit_retries=self.unit_retries)
+        if len(self.base_urls) > 1:
+            budget.endpoint_counts = executor.endpoint_counts
+        return executor
 
     def _runtime_env(self) -> dict[str, Any]:
         if self.replica_niceness is None:
@@ -249,6 +256,8 @@ class ModelReplica:
     def __init__(self, options: RayReplicas, steps: StepsRecipe) -> None:
         llm = options.build_model()
         self._name = model_name(llm)
+        self._endpoints = endpoint_counts(llm)
+        self._start = uuid.uuid4().hex
         self._generate, self._complete = build_loop_steps(
             llm,
             steps.preset,
@@ -262,11 +271,15 @@ class ModelReplica:
 
     async def generate(self, prompt: list[str], context: CallContext) -> UnitReply:
         """Step 1 for one prompt."""
-        return _portable(await run_unit(self._generate, prompt, context))
+        return self._reply(await run_unit(self._generate, prompt, context))
 
     async def complete(self, instruction: str, context: CallContext) -> UnitReply:
         """Steps 2-4 for one candidate."""
-        return _portable(await run_unit(self._complete, instruction, context))
+        return self._reply(await run_unit(self._complete, instruction, context))
+
+    def _reply(self, reply: UnitReply) -> UnitReply:
+        counts = (self._start, self._endpoints()) if self._endpoints is not None else None
+        return replace(_portable(reply), endpoints=counts)
 
 
 def _portable(reply: UnitReply) -> UnitReply:
@@ -282,7 +295,7 @@ def _portable(reply: UnitReply) -> UnitReply:
         if not serializable:
             error = type(type(error).__name__, (RuntimeError,), {})(str(error))
         errors.append((error, by_cause))
-    return UnitReply(reply.result, tuple(errors), reply.usage, reply.events)
+    return replace(reply, errors=tuple(errors))
 
 
 def _import_factory(path: str) -> Any:

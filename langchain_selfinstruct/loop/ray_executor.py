@@ -84,6 +84,8 @@ class RayExecutor:
         """Replicas Ray reported dead for good (``ActorDiedError``: restarts spent)."""
         self._running: dict[asyncio.Future[Any], WorkUnit] = {}
         self._done: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
+        self._endpoints: dict[str, dict[str, dict[str, Any]]] = {}
+        """The latest per-endpoint counts of each replica start, by its id."""
 
     @property
     def in_flight(self) -> int:
@@ -138,11 +140,23 @@ class RayExecutor:
             finally:
                 self._busy[index] -= 1
             reply.usage.add_to(self.usage)
+            if reply.endpoints is not None:
+                self._endpoints[reply.endpoints[0]] = reply.endpoints[1]
             if reply.events:
                 await replay(reply.events, self._handlers, self._parent)
             if reply.errors:
                 raise unpack(reply.errors)
             return reply.result
+
+    def endpoint_counts(self) -> dict[str, dict[str, Any]]:
+        """Every routed replica's per-endpoint counts so far, summed by endpoint."""
+        total: dict[str, dict[str, Any]] = {}
+        for counts in self._endpoints.values():
+            for name, each in counts.items():
+                into = total.setdefault(name, dict.fromkeys(each, 0))
+                for key, value in each.items():
+                    into[key] = round(into[key] + value, 3)
+        return total
 
     async def wait(self) -> list[WorkDone]:
         """Wait for one unit to finish, then take every other one finished by then."""

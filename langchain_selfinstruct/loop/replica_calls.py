@@ -109,6 +109,9 @@ class UnitReply:
     """The failure's chain, outermost first, each with whether the next link is its cause."""
     usage: UsageCounts = field(default_factory=UsageCounts)
     events: tuple[RecordedEvent, ...] = ()
+    endpoints: tuple[str, dict[str, dict[str, Any]]] | None = None
+    """A routed replica's per-endpoint counts since it started, after the unit, under an id
+    of that start (a restarted replica counts from zero again under a new one)."""
 
 
 def _recorder(name: str, ignore: str | None) -> Any:

@@ -27,12 +27,13 @@ from pydantic import SecretStr
 from langchain_selfinstruct import FakeSelfInstructLLM, SelfInstructPipeline
 from langchain_selfinstruct.cli import main
 from langchain_selfinstruct.errors import ModelConfigError
-from langchain_selfinstruct.loop import Accepted, LoopEvent
+from langchain_selfinstruct.loop import Accepted, Budget, LoopEvent
 from langchain_selfinstruct.loop.ray_executor import REPLICA_RETRY, RayExecutor
+from langchain_selfinstruct.models import _safe_url
 from langchain_selfinstruct.presets import get_preset
 from langchain_selfinstruct.ray_replicas import RayReplicas, StepsRecipe
 from langchain_selfinstruct.schema import Task
-from langchain_selfinstruct.stats import RunStats, UsageTracker
+from langchain_selfinstruct.stats import RunStats
 from tests.markers import NEEDS_LOCAL
 
 pytestmark = pytest.mark.ray
@@ -116,9 +117,9 @@ def _capture_executors(monkeypatch: pytest.MonkeyPatch) -> list[RayExecutor]:
     start = RayReplicas.start
 
     async def capture(
-        self: RayReplicas, steps: StepsRecipe, config: Any, usage: UsageTracker, *, expected: str
+        self: RayReplicas, steps: StepsRecipe, config: Any, budget: Budget, *, expected: str
     ) -> RayExecutor:
-        executor = await start(self, steps, config, usage, expected=expected)
+        executor = await start(self, steps, config, budget, expected=expected)
         started.append(executor)
         return executor
 
@@ -283,6 +284,7 @@ async def test_several_servers_every_replica_routes_over_all_and_one_dies(
     for server in servers:
         server.__enter__()
     try:
+        urls = [_safe_url(server.base_url) for server in servers]  # unreadable once stopped
         options = RayReplicas(
             model="canned",
             base_urls=tuple(server.base_url for server in servers),
@@ -324,8 +326,13 @@ async def test_several_servers_every_replica_routes_over_all_and_one_dies(
     assert after[0] > after[1] and after[2] > after[1], after
     keys = {request.authorization for server in servers for request in server.requests}
     assert keys == {"Bearer sk-ray-endpoints-key"}
-    # The counts live in the replicas' routers; the driver writes none rather than zeros.
-    assert json.loads((tmp_path / "stats.json").read_text())["endpoints"] == {}
+    # Each replica's router counts come back with its replies and are summed by server.
+    endpoints = json.loads((tmp_path / "stats.json").read_text())["endpoints"]
+    assert sorted(endpoints) == sorted(urls)
+    served = [endpoints[url]["requests"] for url in urls]
+    assert sum(served) >= summary.stats.model_calls  # a fail-over is a request of its own
+    assert served[0] > served[1] and served[2] > served[1], endpoints
+    assert endpoints[urls[1]]["errors"] > 0  # the stopped one
 
 
 def test_cli_generates_on_ray_replicas(ray_cluster: ModuleType, tmp_path: Path) -> None:

@@ -21,8 +21,10 @@ from langchain_selfinstruct._cli_ray import ray_replicas
 from langchain_selfinstruct._loop_steps import build_loop_steps
 from langchain_selfinstruct.cli import main
 from langchain_selfinstruct.errors import ModelConfigError, describe_error, is_fatal_model_error
+from langchain_selfinstruct.loop import Budget
 from langchain_selfinstruct.loop.replica_calls import (
     CallContext,
+    UnitReply,
     UsageCounts,
     driver_handlers,
     pack_error,
@@ -132,7 +134,7 @@ async def test_without_ray_the_error_names_the_extra(monkeypatch: pytest.MonkeyP
     monkeypatch.setitem(sys.modules, "ray", None)
     steps = StepsRecipe(get_preset("faithful"))
     with pytest.raises(ModelConfigError) as raised:
-        await RayReplicas(model="fake").start(steps, {}, UsageTracker(), expected="fake")
+        await RayReplicas(model="fake").start(steps, {}, Budget(None), expected="fake")
     assert str(raised.value) == RAY_INSTALL_HINT
     assert 'pip install "langchain-selfinstruct[ray]"' in RAY_INSTALL_HINT
 
@@ -197,3 +199,47 @@ def test_cli_several_base_urls_on_ray_become_the_replicas_servers() -> None:
     }
     replicas = ray_replicas(options)
     assert replicas is not None and replicas.base_urls == urls and replicas.replicas == 2
+
+
+class _Remote:
+    def __init__(self, replies: list[UnitReply]) -> None:
+        self.replies = replies
+
+    def remote(self, *args: Any) -> Any:
+        async def answer() -> UnitReply:
+            return self.replies.pop(0)
+
+        return answer()
+
+
+class _FakeReplica:
+    """Answers each ``generate`` with the next reply it was given."""
+
+    def __init__(self, replies: list[UnitReply]) -> None:
+        self.generate = _Remote(replies)
+
+
+async def test_replicas_endpoint_counts_are_summed_by_server_across_restarts() -> None:
+    pytest.importorskip("ray")
+    from langchain_selfinstruct.loop import GenerateInstructions
+    from langchain_selfinstruct.loop.ray_executor import RayExecutor
+
+    def reply(start: str, a: int, b: int) -> UnitReply:
+        counts = {"http://a": {"requests": a, "errors": 0, "benched_s": 0.25, "benches": 0}}
+        counts["http://b"] = {"requests": b, "errors": 1, "benched_s": 0.5, "benches": 1}
+        return UnitReply(["task"], endpoints=(start, counts))
+
+    # Replica 0 answers twice (its counts are cumulative: the later snapshot replaces the
+    # earlier), then restarts and counts from zero under a new start id; replica 1 answers once.
+    first = _FakeReplica([reply("r0", 1, 1), reply("r0", 3, 2), reply("r0-again", 1, 0)])
+    second = _FakeReplica([reply("r1", 5, 0)])
+    executor = RayExecutor([first, second], {}, UsageTracker())
+    assert executor.endpoint_counts() == {}
+    for number, replica in enumerate([0, 0, 0, 1]):
+        executor._busy = [0, 1] if replica == 0 else [1, 0]  # steer the pick
+        executor.submit(GenerateInstructions(number, ("p",) * 8, ("id",) * 8))
+        await executor.wait()
+    assert executor.endpoint_counts() == {
+        "http://a": {"requests": 3 + 1 + 5, "errors": 0, "benched_s": 0.75, "benches": 0},
+        "http://b": {"requests": 2 + 0 + 0, "errors": 3, "benched_s": 1.5, "benches": 3},
+    }
