@@ -80,10 +80,10 @@ def _time_starts() -> None:
     start = RayReplicas.start
 
     async def timed(
-        self: RayReplicas, steps: StepsRecipe, config: Any, budget: Budget, *, expected: str
+        self: RayReplicas, steps: StepsRecipe, config: Any, budget: Budget, **options: Any
     ) -> RayExecutor:
         wall, cpu = time.perf_counter(), time.process_time()
-        executor = await start(self, steps, config, budget, expected=expected)
+        executor = await start(self, steps, config, budget, **options)
         _start_times.append((time.perf_counter() - wall, time.process_time() - cpu))
         return executor
 

@@ -181,8 +181,6 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
                 "pass prices={name: (usd_in_per_1m, usd_out_per_1m)} or drop max_cost"
             )
         resolve_tokenizer(self.tokenizer, self.index, self.instruction_filter)
-        if self.ray is not None and self.judged_rule is not None:
-            raise ValueError("judged_rule (--curate) does not run on Ray replicas yet")
         self._secrets = model_secrets(self.llm)
         self._generator, self._complete = build_loop_steps(
             self.llm,
@@ -362,7 +360,8 @@ class SelfInstructPipeline(RunnableSerializable[PipelineInput, list[Task]]):
         if self.ray is None:
             return InProcessExecutor(self._generator, self._complete, config)
         steps = StepsRecipe(self.preset, self.instance_filter, self.classification_cache)
-        return await self.ray.start(steps, config, budget, expected=describe_model(self.llm))
+        name, rule = describe_model(self.llm), self.judged_rule
+        return await self.ray.start(steps, config, budget, expected=name, judged_rule=rule)
 
     def _stop_detail(self, stats: RunStats, target: int) -> str:
         window, tokenizer = self.max_stalled_rounds, self.effective_tokenizer

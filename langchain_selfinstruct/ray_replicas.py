@@ -40,6 +40,7 @@ from langchain_selfinstruct.loop.replica_calls import CallContext, UnitReply, ru
 from langchain_selfinstruct.models import model_name, parse_model_spec
 from langchain_selfinstruct.presets import Preset
 from langchain_selfinstruct.steps import InstanceFilter
+from langchain_selfinstruct.steps.judged_rule import JudgedInstanceRule
 
 __all__ = ["RAY_INSTALL_HINT", "ModelReplica", "RayReplicas", "ReplicaModel", "StepsRecipe"]
 
@@ -167,12 +168,19 @@ class RayReplicas(BaseModel):
         return f"{'embedded' if packaged else 'llamacpp'}:{path.name.split('.', 1)[0]}"
 
     async def start(
-        self, steps: StepsRecipe, config: RunnableConfig, budget: Budget, *, expected: str
+        self,
+        steps: StepsRecipe,
+        config: RunnableConfig,
+        budget: Budget,
+        *,
+        expected: str,
+        judged_rule: JudgedInstanceRule | None = None,
     ) -> RayExecutor:
         """Start the replicas (and Ray, if this process has not), wait until each has its model.
 
         Usage is counted into ``budget.usage``; with several ``base_urls`` the replicas'
         per-endpoint counts become ``budget.endpoint_counts`` (``stats.json``'s ``endpoints``).
+        ``judged_rule`` (``--curate``) runs on the driver (``loop/ray_executor.py``).
 
         Raises:
             ModelConfigError: Ray is missing, the cluster is too small, a replica could not
@@ -220,7 +228,9 @@ class RayReplicas(BaseModel):
             raise ModelConfigError(
                 f"the Ray replicas run {wrong[0]!r}, the driver names {expected!r}"
             )
-        executor = RayExecutor(replicas, config, budget.usage, unit_retries=self.unit_retries)
+        executor = RayExecutor(
+            replicas, config, budget.usage, unit_retries=self.unit_retries, judged_rule=judged_rule
+        )
         if len(self.base_urls) > 1:
             budget.endpoint_counts = executor.endpoint_counts
         return executor

@@ -20,6 +20,10 @@ crosses to a replica, as plain data (:mod:`langchain_selfinstruct.loop.work`), a
   with :class:`ReplicaLostError`. A replica Ray will not restart (``ActorDiedError``) gets no
   more units; once none is left, every unit fails that way at once, and the run stalls out.
 
+A judged rule (``--curate``) runs on the driver, on each candidate's result as it comes back:
+the judge is a model of its own, which the driver holds (as it does in process) and the replicas
+need not load; its runs hang under the driver's run rather than under the candidate's.
+
 Ray is imported only once an executor is used; the actors are made by ``ray_replicas.py``.
 """
 
@@ -36,6 +40,9 @@ from langchain_selfinstruct.loop.replica_calls import UnitReply, driver_handlers
 from langchain_selfinstruct.loop.replica_calls import unpack_error as unpack
 from langchain_selfinstruct.loop.work import GenerateInstructions, WorkDone, WorkUnit
 from langchain_selfinstruct.stats import UsageTracker
+from langchain_selfinstruct.steps.complete_task import StepFailedError
+from langchain_selfinstruct.steps.filter_results import InstanceFilterResult
+from langchain_selfinstruct.steps.judged_rule import JudgedInstanceRule, apply_judged_rule
 
 __all__ = ["REPLICA_RETRY", "RayExecutor", "ReplicaLostError"]
 
@@ -61,6 +68,7 @@ class RayExecutor:
             replica-side run, replayed under the run that submitted the unit.
         usage: The run's usage tracker; each reply's usage is added to it.
         unit_retries: Times a unit is run again after its replica died.
+        judged_rule: Applied here to each candidate's result, as ``CompleteTask`` does in process.
     """
 
     def __init__(
@@ -70,11 +78,13 @@ class RayExecutor:
         usage: UsageTracker,
         *,
         unit_retries: int = 2,
+        judged_rule: JudgedInstanceRule | None = None,
     ) -> None:
         if not replicas:
             raise ValueError("a RayExecutor needs at least one replica")
         self.replicas = list(replicas)
         self.usage, self.unit_retries = usage, unit_retries
+        self.judged_rule, self._config = judged_rule, config
         self._handlers, self._parent, self._context = driver_handlers(
             config.get("callbacks"), usage
         )
@@ -146,7 +156,19 @@ class RayExecutor:
                 await replay(reply.events, self._handlers, self._parent)
             if reply.errors:
                 raise unpack(reply.errors)
-            return reply.result
+            return await self._judged(reply.result)
+
+    async def _judged(self, result: Any) -> Any:
+        """A candidate's result after the judged rule (``--curate``), which runs here."""
+        if self.judged_rule is None or not isinstance(result, InstanceFilterResult):
+            return result
+        if result.task is None:
+            return result
+        try:
+            hits = await self.judged_rule.ajudge(result.task, self._config)
+        except Exception as error:
+            raise StepFailedError("judge_instances", error) from error
+        return apply_judged_rule(result, hits)
 
     def endpoint_counts(self) -> dict[str, dict[str, Any]]:
         """Every routed replica's per-endpoint counts so far, summed by endpoint."""

@@ -24,7 +24,12 @@ from langchain_core.tracers.base import BaseTracer
 from langchain_core.tracers.schemas import Run
 from pydantic import SecretStr
 
-from langchain_selfinstruct import FakeSelfInstructLLM, SelfInstructPipeline
+from langchain_selfinstruct import (
+    CurationRule,
+    FakeSelfInstructLLM,
+    SelfInstructPipeline,
+    TaskReviewer,
+)
 from langchain_selfinstruct.cli import main
 from langchain_selfinstruct.errors import ModelConfigError
 from langchain_selfinstruct.loop import Accepted, Budget, LoopEvent
@@ -117,9 +122,9 @@ def _capture_executors(monkeypatch: pytest.MonkeyPatch) -> list[RayExecutor]:
     start = RayReplicas.start
 
     async def capture(
-        self: RayReplicas, steps: StepsRecipe, config: Any, budget: Budget, *, expected: str
+        self: RayReplicas, steps: StepsRecipe, config: Any, budget: Budget, **options: Any
     ) -> RayExecutor:
-        executor = await start(self, steps, config, budget, expected=expected)
+        executor = await start(self, steps, config, budget, **options)
         started.append(executor)
         return executor
 
@@ -146,6 +151,23 @@ async def test_ray_gives_the_in_process_dataset_usage_and_trace_tree(
     assert (1, "chain", "self_instruct.generate_instructions") in ray_tree
     assert sum(row[1] == "llm" for row in ray_tree) == ray_stats.model_calls
     assert sum(row[1] == "llm" for row in local_tree) == local_stats.model_calls
+
+
+async def test_curation_on_ray_judges_on_the_driver_as_in_process(ray_cluster: ModuleType) -> None:
+    def rule() -> CurationRule:
+        return CurationRule(TaskReviewer(FakeSelfInstructLLM(seed=5)))
+
+    local = SelfInstructPipeline(
+        FakeSelfInstructLLM(latency_s=0.01), max_concurrency=8, judged_rule=rule()
+    )
+    local_tasks, local_stats = await _run(local, 10)
+    on_ray = _on_ray("fake:0.01", max_concurrency=8, judged_rule=rule())
+    ray_tasks, ray_stats = await _run(on_ray, 10)
+
+    assert len(ray_tasks) == 10
+    assert _rows(ray_tasks) == _rows(local_tasks)
+    assert _counts(ray_stats) == _counts(local_stats)
+    assert any("judge:" in reason for reason in ray_stats.rejected), ray_stats.rejected
 
 
 async def test_replicas_killed_mid_run_lose_nothing_and_their_units_are_retried(
