@@ -244,8 +244,9 @@ def _skip_redundant_saves(client: Any, cache: Any) -> None:
     about 50 ms and 20 MB each on the instance prompts). What later prompts resume from is their
     shared few-shot header; the first call with a header saves it, and after that a call's own
     tail (one task's text and output) is worth nothing to the next prompt. Skipping those saves
-    cut 4 % of a run's CPU (benchmarks/README.md). Patched on the instance, like
-    :func:`_drop_unread_logits`, because ``Llama`` has no hook for it (llama-cpp-python 0.3.36).
+    took the instance calls' overhead from 167 to 129 ms each (benchmarks/README.md). Patched on
+    the instance, like :func:`_drop_unread_logits`, because ``Llama`` has no hook for it
+    (llama-cpp-python 0.3.36).
     """
     save = client.save_state
 
