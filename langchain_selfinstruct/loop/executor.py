@@ -25,7 +25,7 @@ Contract (what every executor must do):
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Sequence
+from collections.abc import Awaitable, Coroutine, Sequence
 from typing import Any, Protocol
 
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -33,7 +33,7 @@ from langchain_core.runnables import Runnable, RunnableConfig
 from langchain_selfinstruct.loop.work import GenerateInstructions, WorkDone, WorkUnit
 from langchain_selfinstruct.steps import InstanceFilterResult
 
-__all__ = ["Executor", "InProcessExecutor"]
+__all__ = ["Executor", "InProcessExecutor", "UnitTasks"]
 
 
 class Executor(Protocol):
@@ -53,38 +53,22 @@ class Executor(Protocol):
         """Cancel what is still running and wait until it has stopped."""
 
 
-class InProcessExecutor:
-    """Runs each unit as an asyncio task on the current event loop.
+class UnitTasks:
+    """The asyncio tasks of the units in flight, reported as the executor contract says.
 
-    Args:
-        generate: Step 1: prompt instructions in, new instructions out.
-        complete: Steps 2-4 for one instruction (``CompleteTask``).
-        config: The run's Runnable config (callbacks, usage tracker, tags) for every call.
+    Both executors keep their units this way; they differ only in what a unit's task does.
     """
 
-    def __init__(
-        self,
-        generate: Runnable[Sequence[str], list[str]],
-        complete: Runnable[str, InstanceFilterResult],
-        config: RunnableConfig,
-    ) -> None:
-        self._generate, self._complete, self._config = generate, complete, config
+    def __init__(self) -> None:
         self._running: dict[asyncio.Future[Any], WorkUnit] = {}
         self._done: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
 
-    @property
-    def in_flight(self) -> int:
-        """Units submitted and not yet reported by :meth:`wait`."""
+    def __len__(self) -> int:
         return len(self._running)
 
-    def submit(self, unit: WorkUnit) -> None:
-        """Start ``unit`` as an asyncio task."""
-        call: Coroutine[Any, Any, list[str] | InstanceFilterResult]
-        if isinstance(unit, GenerateInstructions):
-            call = self._generate.ainvoke(list(unit.prompt), self._config)
-        else:
-            call = self._complete.ainvoke(unit.instruction, self._config)
-        task = asyncio.ensure_future(call)
+    def start(self, unit: WorkUnit, work: Awaitable[Any]) -> None:
+        """Run ``work`` for ``unit`` as a task; returns at once."""
+        task = asyncio.ensure_future(work)
         self._running[task] = unit
         task.add_done_callback(self._done.put_nowait)
 
@@ -104,8 +88,49 @@ class InProcessExecutor:
             raise error
         return WorkDone(unit, error if error is not None else task.result())
 
-    async def aclose(self) -> None:
-        """Cancel every running unit and wait for all of them to settle."""
+    async def cancel(self) -> None:
+        """Cancel every task in flight and wait for all of them to settle."""
         for task in self._running:
             task.cancel()
         await asyncio.gather(*self._running, return_exceptions=True)
+
+
+class InProcessExecutor:
+    """Runs each unit as an asyncio task on the current event loop.
+
+    Args:
+        generate: Step 1: prompt instructions in, new instructions out.
+        complete: Steps 2-4 for one instruction (``CompleteTask``).
+        config: The run's Runnable config (callbacks, usage tracker, tags) for every call.
+    """
+
+    def __init__(
+        self,
+        generate: Runnable[Sequence[str], list[str]],
+        complete: Runnable[str, InstanceFilterResult],
+        config: RunnableConfig,
+    ) -> None:
+        self._generate, self._complete, self._config = generate, complete, config
+        self._tasks = UnitTasks()
+
+    @property
+    def in_flight(self) -> int:
+        """Units submitted and not yet reported by :meth:`wait`."""
+        return len(self._tasks)
+
+    def submit(self, unit: WorkUnit) -> None:
+        """Start ``unit`` as an asyncio task."""
+        call: Coroutine[Any, Any, list[str] | InstanceFilterResult]
+        if isinstance(unit, GenerateInstructions):
+            call = self._generate.ainvoke(list(unit.prompt), self._config)
+        else:
+            call = self._complete.ainvoke(unit.instruction, self._config)
+        self._tasks.start(unit, call)
+
+    async def wait(self) -> list[WorkDone]:
+        """Wait for one unit to finish, then take every other one finished by then."""
+        return await self._tasks.wait()
+
+    async def aclose(self) -> None:
+        """Cancel every running unit and wait for all of them to settle."""
+        await self._tasks.cancel()

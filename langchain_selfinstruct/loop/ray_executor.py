@@ -36,6 +36,7 @@ from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 
+from langchain_selfinstruct.loop.executor import UnitTasks
 from langchain_selfinstruct.loop.replica_calls import UnitReply, driver_handlers, replay
 from langchain_selfinstruct.loop.replica_calls import unpack_error as unpack
 from langchain_selfinstruct.loop.work import GenerateInstructions, WorkDone, WorkUnit
@@ -92,21 +93,18 @@ class RayExecutor:
         self._failed_at = [float("-inf")] * len(self.replicas)
         self._gone: set[int] = set()
         """Replicas Ray reported dead for good (``ActorDiedError``: restarts spent)."""
-        self._running: dict[asyncio.Future[Any], WorkUnit] = {}
-        self._done: asyncio.Queue[asyncio.Future[Any]] = asyncio.Queue()
+        self._tasks = UnitTasks()
         self._endpoints: dict[str, dict[str, dict[str, Any]]] = {}
         """The latest per-endpoint counts of each replica start, by its id."""
 
     @property
     def in_flight(self) -> int:
         """Units submitted and not yet reported by :meth:`wait`."""
-        return len(self._running)
+        return len(self._tasks)
 
     def submit(self, unit: WorkUnit) -> None:
         """Send ``unit`` to a replica; returns at once."""
-        task = asyncio.ensure_future(self._run(unit))
-        self._running[task] = unit
-        task.add_done_callback(self._done.put_nowait)
+        self._tasks.start(unit, self._run(unit))
 
     def _pick(self) -> int:
         alive = [i for i in range(len(self.replicas)) if i not in self._gone]
@@ -182,27 +180,13 @@ class RayExecutor:
 
     async def wait(self) -> list[WorkDone]:
         """Wait for one unit to finish, then take every other one finished by then."""
-        finished = [await self._done.get()]
-        while not self._done.empty():
-            finished.append(self._done.get_nowait())
-        return [done for task in finished if (done := self._report(task)) is not None]
-
-    def _report(self, task: asyncio.Future[Any]) -> WorkDone | None:
-        unit = self._running.pop(task)
-        if task.cancelled():
-            return None
-        error = task.exception()
-        if error is not None and not isinstance(error, Exception):
-            raise error
-        return WorkDone(unit, error if error is not None else task.result())
+        return await self._tasks.wait()
 
     async def aclose(self) -> None:
         """Cancel every unit in flight, wait for them to settle, then end the replicas."""
         import ray
 
-        for task in self._running:
-            task.cancel()
-        await asyncio.gather(*self._running, return_exceptions=True)
+        await self._tasks.cancel()
         for replica in self.replicas:
             ray.kill(replica, no_restart=True)
 
